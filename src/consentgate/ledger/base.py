@@ -77,8 +77,8 @@ class Ledger(Protocol):
         """Prepare (schema, background tasks); must not fail when the database is down."""
         ...
 
-    async def close(self, timeout: float = 5.0) -> None:
-        """Drain pending records (at most ``timeout`` seconds) and release resources."""
+    async def close(self, drain_seconds: float = 5.0) -> None:
+        """Drain pending records (at most ``drain_seconds``) and release resources."""
         ...
 
     def record(self, record: ConsentRecord) -> None:
@@ -104,7 +104,7 @@ class NullLedger:
     async def start(self) -> None:
         """Nothing to prepare."""
 
-    async def close(self, timeout: float = 5.0) -> None:
+    async def close(self, drain_seconds: float = 5.0) -> None:
         """Nothing to drain."""
 
     def record(self, record: ConsentRecord) -> None:
@@ -134,7 +134,7 @@ class MemoryLedger:
     async def start(self) -> None:
         """Nothing to prepare."""
 
-    async def close(self, timeout: float = 5.0) -> None:
+    async def close(self, drain_seconds: float = 5.0) -> None:
         """Nothing to drain."""
 
     def record(self, record: ConsentRecord) -> None:

@@ -1,0 +1,1 @@
+"""The consent banner: templates, texts, script and style."""

@@ -1,0 +1,82 @@
+"""The shipped banner texts (``texts/<lang>.json``) and the keys every language must have."""
+
+from __future__ import annotations
+
+import functools
+import json
+from importlib import resources
+
+__all__ = ["FALLBACK_LANGUAGE", "SHIPPED_LANGUAGES", "TEXT_KEYS", "shipped_texts"]
+
+#: Every text the banner and the settings page show; overrides may name only these
+#: (plus ``cat_<name>`` / ``cat_<name>_desc`` for configured categories).
+TEXT_KEYS: tuple[str, ...] = (
+    "title",
+    "intro",
+    "privacy_link",
+    "accept_all",
+    "reject_all",
+    "customize",
+    "save",
+    "back",
+    "settings_title",
+    "settings_intro",
+    "reopen",
+    "always_on",
+    "services",
+    "cookies",
+    "cat_necessary",
+    "cat_necessary_desc",
+    "cat_functional",
+    "cat_functional_desc",
+    "cat_analytics",
+    "cat_analytics_desc",
+    "cat_advertising",
+    "cat_advertising_desc",
+    "third_party",
+    "google_link",
+    "consent_id",
+    "lifetime",
+    "withdraw",
+    "receipt",
+    "erase",
+    "saved",
+    "review",
+    "status_granted",
+    "status_denied",
+)
+
+#: Keys missing from a shipped translation are taken from this language.
+FALLBACK_LANGUAGE = "en"
+
+_TEXTS_DIR = resources.files(__package__ or "consentgate.banner").joinpath("texts")
+
+
+def _find_shipped() -> frozenset[str]:
+    try:
+        entries = list(_TEXTS_DIR.iterdir())
+    except (FileNotFoundError, NotADirectoryError):
+        return frozenset()
+    return frozenset(e.name[: -len(".json")] for e in entries if e.name.endswith(".json"))
+
+
+#: The languages that have a ``texts/<lang>.json`` file in the package.
+SHIPPED_LANGUAGES: frozenset[str] = _find_shipped()
+
+
+@functools.cache
+def _read(lang: str) -> dict[str, str]:
+    raw = json.loads(_TEXTS_DIR.joinpath(f"{lang}.json").read_text(encoding="utf-8"))
+    if not isinstance(raw, dict):
+        raise ValueError(f"banner texts {lang}.json must hold a JSON object")
+    # Keys outside TEXT_KEYS (comments such as "_note") are ignored, non-strings too.
+    return {k: v for k, v in raw.items() if k in TEXT_KEYS and isinstance(v, str)}
+
+
+def shipped_texts(lang: str) -> dict[str, str] | None:
+    """The shipped texts of ``lang``, gaps filled from English; ``None`` if not shipped."""
+    if lang not in SHIPPED_LANGUAGES:
+        return None
+    texts = dict(_read(FALLBACK_LANGUAGE)) if FALLBACK_LANGUAGE in SHIPPED_LANGUAGES else {}
+    texts.update(_read(lang))
+    return texts

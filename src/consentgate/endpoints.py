@@ -1,0 +1,579 @@
+"""The consent endpoints under ``endpoint_path``: record, read, withdraw, settings, receipt, erase.
+
+Every state-changing request must be same-origin (proxy-aware), is rate limited per client IP
+and capped at 16 KiB. Form posts answer ``303`` to a safe local ``next``; JSON gets JSON. No
+request ever gets a ``500`` from here.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import logging
+import time
+import urllib.parse
+from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from .banner import Banner
+from .consent import Consent
+from .cookie import ConsentCookie, CookieState, new_consent_id
+from .integrations import ServiceSpec
+from .ledger import ConsentRecord, Ledger
+from .policy import Action, AdRules, Offer, choose, decide
+from .proxy import ClientInfo
+
+__all__ = [
+    "MAX_BODY",
+    "ConsentEndpoints",
+    "CookieWriter",
+    "RateLimiter",
+    "Visit",
+    "is_same_origin",
+    "safe_next",
+]
+
+log = logging.getLogger("consentgate")
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+MAX_BODY = 16 * 1024
+_EPOCH = "Thu, 01 Jan 1970 00:00:00 GMT"
+_JSON = b"application/json"
+_NO_STORE = (b"cache-control", b"no-store")
+
+
+@dataclass(frozen=True, slots=True)
+class Visit:
+    """What the middleware found out about one request before the app or an endpoint runs."""
+
+    consent: Consent
+    client: ClientInfo
+    cookie: CookieState | None
+    #: The cookie was verified with an older key and must be re-signed with the newest.
+    resign: bool
+    gpc: bool
+    headers: Mapping[bytes, bytes]
+
+
+def header_map(headers: Iterable[tuple[bytes, bytes]]) -> dict[bytes, bytes]:
+    """Request headers as a dict (lowercase names; repeated ones joined as HTTP allows)."""
+    out: dict[bytes, bytes] = {}
+    for key, value in headers:
+        key = key.lower()
+        if key in out:
+            out[key] += (b"; " if key == b"cookie" else b", ") + value
+        else:
+            out[key] = value
+    return out
+
+
+def safe_next(value: str | None) -> str:
+    """``value`` if it is a plain local path, else ``/`` (no open redirects)."""
+    if not value or not value.startswith("/") or value.startswith(("//", "/\\")):
+        return "/"
+    if any(ord(c) < 0x20 or ord(c) == 0x7F or c == "\\" for c in value):
+        return "/"
+    parts = urllib.parse.urlsplit(value)
+    if parts.scheme or parts.netloc:
+        return "/"
+    return value
+
+
+def _origin_of(url: str) -> str | None:
+    try:
+        parts = urllib.parse.urlsplit(url)
+    except ValueError:
+        return None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return None
+    return _origin(parts.scheme, parts.netloc)
+
+
+def _origin(scheme: str, netloc: str) -> str:
+    netloc = netloc.lower().rsplit("@", 1)[-1]
+    default = ":443" if scheme == "https" else ":80"
+    netloc = netloc.removesuffix(default)
+    return f"{scheme}://{netloc}"
+
+
+def is_same_origin(
+    headers: Mapping[bytes, bytes], client: ClientInfo, allowed: frozenset[str]
+) -> bool:
+    """The same-origin rule for state-changing requests (README: "Security")."""
+    raw_origin = headers.get(b"origin")
+    origin: str | None
+    if raw_origin is not None:
+        text = raw_origin.decode("latin-1").strip()
+        if text == "null":
+            return False
+        origin = _origin_of(text)
+        if origin is None:
+            return False
+    elif b"referer" in headers:
+        origin = _origin_of(headers[b"referer"].decode("latin-1").strip())
+        if origin is None:
+            return False
+    else:
+        origin = None
+    listed = origin is not None and origin in allowed
+    fetch_site = headers.get(b"sec-fetch-site")
+    if fetch_site is not None and fetch_site not in (b"same-origin", b"none") and not listed:
+        return False
+    if origin is None:
+        return True  # a non-browser client: no Origin, no Referer
+    own = _origin(client.scheme, client.host) if client.host else None
+    return origin == own or listed
+
+
+class RateLimiter:
+    """Token bucket per client IP: ``per_minute`` requests, bursting to the same amount."""
+
+    def __init__(
+        self,
+        per_minute: int,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        max_keys: int = 100_000,
+    ) -> None:
+        self.capacity = float(per_minute)
+        self.rate = per_minute / 60.0
+        self._clock = clock
+        self._buckets: dict[str, tuple[float, float]] = {}
+        self._max_keys = max_keys
+
+    def allow(self, key: str) -> bool:
+        """Take one token for ``key``; ``False`` when none is left."""
+        now = self._clock()
+        tokens, last = self._buckets.get(key, (self.capacity, now))
+        tokens = min(self.capacity, tokens + (now - last) * self.rate)
+        if len(self._buckets) >= self._max_keys:
+            self._buckets.clear()  # bounded memory under address-spraying
+        if tokens < 1.0:
+            self._buckets[key] = (tokens, now)
+            return False
+        self._buckets[key] = (tokens - 1.0, now)
+        return True
+
+
+class CookieWriter:
+    """Builds ``Set-Cookie`` values for the consent cookie and for expiring other cookies."""
+
+    def __init__(
+        self, *, name: str, domain: str | None, samesite: str, secure: bool | None
+    ) -> None:
+        self.name = name
+        self.domain = domain
+        self.samesite = samesite.capitalize()
+        self.secure = secure
+
+    def _tail(self, https: bool) -> str:
+        domain = f"; Domain={self.domain}" if self.domain else ""
+        secure = self.secure if self.secure is not None else https
+        return f"; Path=/{domain}; HttpOnly; SameSite={self.samesite}" + (
+            "; Secure" if secure else ""
+        )
+
+    def consent(self, value: str, max_age: int, *, https: bool) -> bytes:
+        """The consent cookie with ``max_age`` seconds to live."""
+        return f"{self.name}={value}; Max-Age={max_age}{self._tail(https)}".encode("latin-1")
+
+    def clear_consent(self, *, https: bool) -> bytes:
+        """Expire the consent cookie."""
+        return f'{self.name}=""; Max-Age=0; Expires={_EPOCH}{self._tail(https)}'.encode("latin-1")
+
+
+def cookie_names(cookie_header: str) -> list[str]:
+    """The names of the cookies in a request's ``Cookie`` header."""
+    names = []
+    for part in cookie_header.split(";"):
+        name, sep, _ = part.partition("=")
+        if sep and name.strip():
+            names.append(name.strip())
+    return names
+
+
+def parent_domains(host: str | None) -> list[str]:
+    """``www.example.test`` → ``[www.example.test, example.test]`` (no single labels or IPs)."""
+    if not host:
+        return []
+    hostname = host.rsplit(":", 1)[0] if not host.startswith("[") else ""
+    labels = hostname.strip(".").split(".")
+    if len(labels) < 2 or labels[-1].isdigit():
+        return []
+    return [".".join(labels[i:]) for i in range(len(labels) - 1)]
+
+
+def expire_cookies(
+    present: Sequence[str],
+    services: Iterable[ServiceSpec],
+    refused: frozenset[str],
+    host: str | None,
+) -> list[bytes]:
+    """Expiring ``Set-Cookie`` values for cookies of refused categories the browser sent."""
+    headers = []
+    domains = parent_domains(host)
+    for service in services:
+        if service.category not in refused or not service.cookies:
+            continue
+        for name in present:
+            if any(fnmatch.fnmatchcase(name, pattern) for pattern in service.cookies):
+                base = f"{name}=; Max-Age=0; Expires={_EPOCH}; Path={service.cookie_path}"
+                headers.append(base.encode("latin-1"))
+                headers.extend(f"{base}; Domain={d}".encode("latin-1") for d in domains)
+    return headers
+
+
+class _Reject(Exception):
+    def __init__(self, status: int, error: str, detail: str = "") -> None:
+        super().__init__(error)
+        self.status = status
+        self.error = error
+        self.detail = detail
+
+
+async def send_response(
+    send: Send,
+    status: int,
+    body: bytes,
+    *,
+    content_type: bytes = b"text/plain; charset=utf-8",
+    headers: Sequence[tuple[bytes, bytes]] = (),
+) -> None:
+    """Send a complete response."""
+    raw = [
+        (b"content-type", content_type),
+        (b"content-length", str(len(body)).encode()),
+        (b"x-content-type-options", b"nosniff"),
+        *headers,
+    ]
+    await send({"type": "http.response.start", "status": status, "headers": raw})
+    await send({"type": "http.response.body", "body": body})
+
+
+def _json_body(data: object) -> bytes:
+    return json.dumps(data, separators=(",", ":")).encode()
+
+
+class ConsentEndpoints:
+    """Serves ``{endpoint_path}``, ``/settings``, ``/receipt``, ``/erase`` and ``/assets/…``."""
+
+    def __init__(
+        self,
+        *,
+        endpoint_path: str,
+        offer: Offer,
+        revision: int,
+        rules: AdRules,
+        codec: ConsentCookie,
+        writer: CookieWriter,
+        banner: Banner,
+        ledger: Ledger,
+        services: Sequence[ServiceSpec],
+        allowed_origins: Iterable[str],
+        limiter: RateLimiter,
+        is_proxy: Callable[[str | None], bool],
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.path = endpoint_path
+        self.offer = offer
+        self.revision = revision
+        self.rules = rules
+        self.codec = codec
+        self.writer = writer
+        self.banner = banner
+        self.ledger = ledger
+        self.services = tuple(services)
+        self.allowed = frozenset(allowed_origins)
+        self.limiter = limiter
+        self.is_proxy = is_proxy
+        self.clock = clock
+        self._assets_prefix = endpoint_path + "/assets/"
+
+    def handles(self, path: str) -> bool:
+        """Whether ``path`` belongs to the endpoints."""
+        return path == self.path or path.startswith(self.path + "/")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send, visit: Visit) -> None:
+        """Answer one request under ``endpoint_path``."""
+        try:
+            await self._dispatch(scope, receive, send, visit)
+        except _Reject as reject:
+            body = {"error": reject.error}
+            if reject.detail:
+                body["detail"] = reject.detail
+            await send_response(
+                send, reject.status, _json_body(body), content_type=_JSON, headers=[_NO_STORE]
+            )
+
+    async def _dispatch(self, scope: Scope, receive: Receive, send: Send, visit: Visit) -> None:
+        path: str = scope["path"]
+        method: str = scope["method"]
+        if path.startswith(self._assets_prefix):
+            await self._asset(send, method, path[len(self._assets_prefix) :])
+            return
+        sub = path[len(self.path) :].rstrip("/")
+        routes: dict[str, dict[str, Callable[[], Awaitable[None]]]] = {
+            "": {
+                "GET": lambda: self._get(send, visit),
+                "HEAD": lambda: self._get(send, visit),
+                "POST": lambda: self._post(scope, receive, send, visit, None),
+                "DELETE": lambda: self._post(scope, receive, send, visit, Action.WITHDRAW),
+            },
+            "/settings": {
+                "GET": lambda: self._settings(scope, send, visit),
+                "HEAD": lambda: self._settings(scope, send, visit),
+            },
+            "/receipt": {"GET": lambda: self._receipt(send, visit)},
+            "/erase": {"POST": lambda: self._erase(scope, receive, send, visit)},
+        }
+        methods = routes.get(sub)
+        if methods is None:
+            raise _Reject(404, "not_found")
+        handler = methods.get(method)
+        if handler is None:
+            allow = ", ".join(sorted(methods)).encode()
+            await send_response(send, 405, b"Method Not Allowed", headers=[(b"allow", allow)])
+            return
+        await handler()
+
+    # -- reading -------------------------------------------------------------------------
+    def state(self, consent: Consent) -> dict[str, Any]:
+        """The JSON shape of ``GET {endpoint_path}``."""
+        return {
+            "consent": consent.as_dict(),
+            "categories": [
+                {
+                    "name": name,
+                    "required": name in self.offer.required,
+                    "granted": consent.allows(name),
+                    "prefill": name in consent.prefill,
+                }
+                for name in self.offer.categories
+            ],
+            "services": [
+                {
+                    "name": s.name,
+                    "category": s.category,
+                    "description": s.description,
+                    "vendor": s.vendor,
+                    "privacy_url": s.privacy_url,
+                    "cookies": list(s.cookies),
+                }
+                for s in self.services
+            ],
+        }
+
+    async def _get(self, send: Send, visit: Visit) -> None:
+        await send_response(
+            send,
+            200,
+            _json_body(self.state(visit.consent)),
+            content_type=_JSON,
+            headers=[_NO_STORE, (b"vary", b"Cookie")],
+        )
+
+    async def _settings(self, scope: Scope, send: Send, visit: Visit) -> None:
+        query = urllib.parse.parse_qs(scope.get("query_string", b"").decode("latin-1"))
+        lang = self.banner.language(_text(visit.headers.get(b"accept-language")))
+        consent = visit.consent
+        granted = consent.granted if consent.decided else (consent.prefill | self.offer.required)
+        page = self.banner.settings_page(
+            lang,
+            granted=granted,
+            decided=consent.decided,
+            consent_id=consent.consent_id,
+            next_path=safe_next(query.get("next", [""])[0]),
+            nonce=None,
+            saved="saved" in query,
+        )
+        await send_response(
+            send,
+            200,
+            page.encode(),
+            content_type=b"text/html; charset=utf-8",
+            headers=[_NO_STORE, (b"vary", b"Cookie, Accept-Language")],
+        )
+
+    async def _receipt(self, send: Send, visit: Visit) -> None:
+        consent_id = visit.cookie.consent_id if visit.cookie is not None else None
+        records = await self._ledger_call(self.ledger.records_for, consent_id) if consent_id else []
+        body = {"consent_id": consent_id, "records": records}
+        await send_response(send, 200, _json_body(body), content_type=_JSON, headers=[_NO_STORE])
+
+    async def _asset(self, send: Send, method: str, name: str) -> None:
+        found = self.banner.asset(name) if method in ("GET", "HEAD") else None
+        if found is None:
+            raise _Reject(404, "not_found")
+        body, content_type = found
+        await send_response(
+            send,
+            200,
+            body,
+            content_type=content_type.encode(),
+            headers=[(b"cache-control", b"public, max-age=31536000, immutable")],
+        )
+
+    # -- changing ------------------------------------------------------------------------
+    def _guard(self, scope: Scope, visit: Visit) -> None:
+        client = visit.client
+        exempt = client.ip is None or client.ip in ("127.0.0.1", "::1") or client.peer_is_proxy
+        if not exempt and client.ip is not None and not self.limiter.allow(client.ip):
+            raise _Reject(429, "rate_limited", "too many consent changes; try again in a minute")
+        if not is_same_origin(visit.headers, client, self.allowed):
+            raise _Reject(403, "cross_origin", "consent can only be changed from this site")
+        length = visit.headers.get(b"content-length")
+        if length is not None and (not length.isdigit() or int(length) > MAX_BODY):
+            raise _Reject(413, "too_large", f"bodies are limited to {MAX_BODY} bytes")
+
+    async def _read_body(self, receive: Receive) -> bytes:
+        body = b""
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                raise _Reject(400, "disconnected")
+            body += message.get("body", b"")
+            if len(body) > MAX_BODY:
+                raise _Reject(413, "too_large", f"bodies are limited to {MAX_BODY} bytes")
+            if not message.get("more_body", False):
+                return body
+
+    async def _form(self, receive: Receive, visit: Visit) -> tuple[dict[str, list[str]], bool]:
+        body = await self._read_body(receive)
+        content_type = visit.headers.get(b"content-type", b"").split(b";")[0].strip().lower()
+        if content_type == _JSON:
+            try:
+                data = json.loads(body or b"{}")
+            except (ValueError, UnicodeDecodeError):
+                raise _Reject(400, "invalid_json") from None
+            if not isinstance(data, dict):
+                raise _Reject(400, "invalid_json", "send a JSON object")
+            fields: dict[str, list[str]] = {}
+            for key, value in data.items():
+                values = value if isinstance(value, list) else [value]
+                if not all(isinstance(v, str) for v in values):
+                    raise _Reject(400, "invalid_field", f"{key!r} must be a string or strings")
+                fields[str(key)] = values
+            return fields, True
+        try:
+            fields = urllib.parse.parse_qs(body.decode("utf-8"), keep_blank_values=False)
+        except UnicodeDecodeError:
+            raise _Reject(400, "invalid_form") from None
+        accept = visit.headers.get(b"accept", b"")
+        return fields, accept.startswith(_JSON)
+
+    async def _post(
+        self, scope: Scope, receive: Receive, send: Send, visit: Visit, forced: Action | None
+    ) -> None:
+        self._guard(scope, visit)
+        fields, wants_json = await self._form(receive, visit)
+        if forced is not None:
+            action = forced
+            wants_json = wants_json or scope["method"] == "DELETE"
+        else:
+            try:
+                action = Action(fields.get("action", [""])[0])
+            except ValueError:
+                raise _Reject(
+                    400, "unknown_action", "action must be accept_all, reject_all, save or withdraw"
+                ) from None
+        requested = fields.get("categories", [])
+        unknown = sorted(set(requested) - set(self.offer.categories))
+        if unknown:
+            raise _Reject(400, "unknown_category", ", ".join(unknown))
+        granted = choose(self.offer, action, requested)
+        now = self.clock()
+        state = CookieState(
+            consent_id=visit.consent.consent_id or new_consent_id(),
+            revision=self.revision,
+            granted=self.offer.to_codes(granted - self.offer.required),
+            refused=self.offer.to_codes(set(self.offer.optional) - granted),
+            decided_at=int(now),
+            offer=self.offer.hash,
+            gpc=visit.gpc,
+        )
+        consent = decide(
+            offer=self.offer,
+            revision=self.revision,
+            country=visit.consent.country,
+            regulated=visit.consent.regulated,
+            cookie=state,
+            gpc=visit.gpc,
+            rules=self.rules,
+        )
+        https = visit.client.scheme == "https"
+        headers = [
+            (
+                b"set-cookie",
+                self.writer.consent(self.codec.dumps(state), self.codec.max_age, https=https),
+            )
+        ]
+        refused = frozenset(self.offer.categories) - granted
+        present = cookie_names(_text(visit.headers.get(b"cookie")) or "")
+        headers += [
+            (b"set-cookie", value)
+            for value in expire_cookies(present, self.services, refused, visit.client.host)
+        ]
+        self._record(visit, action.value, state.consent_id, granted)
+        headers.append(_NO_STORE)
+        if wants_json:
+            await send_response(
+                send, 200, _json_body(self.state(consent)), content_type=_JSON, headers=headers
+            )
+        else:
+            target = safe_next(fields.get("next", ["/"])[0])
+            headers.append((b"location", target.encode("latin-1")))
+            await send_response(send, 303, b"", headers=headers)
+
+    def _record(self, visit: Visit, action: str, consent_id: str, granted: frozenset[str]) -> None:
+        lang = self.banner.language(_text(visit.headers.get(b"accept-language")))
+        bundle_hash = self.banner.bundle_hash(lang)
+        try:
+            self.ledger.store_bundle(bundle_hash, self.banner.bundle(lang))
+            self.ledger.record(
+                ConsentRecord(
+                    consent_id=consent_id,
+                    action=action,
+                    granted=tuple(name for name in self.offer.categories if name in granted),
+                    revision=self.revision,
+                    country=visit.consent.country,
+                    regulated=visit.consent.regulated,
+                    ip=visit.client.ip,
+                    gpc=visit.gpc,
+                    language=lang,
+                    bundle_hash=bundle_hash,
+                )
+            )
+        except Exception:  # the visitor's choice stands even if the ledger misbehaves
+            log.exception("consentgate: the ledger refused a record")
+
+    async def _erase(self, scope: Scope, receive: Receive, send: Send, visit: Visit) -> None:
+        self._guard(scope, visit)
+        fields, wants_json = await self._form(receive, visit)
+        consent_id = visit.cookie.consent_id if visit.cookie is not None else None
+        erased = await self._ledger_call(self.ledger.erase, consent_id) if consent_id else 0
+        https = visit.client.scheme == "https"
+        headers = [(b"set-cookie", self.writer.clear_consent(https=https)), _NO_STORE]
+        if wants_json:
+            await send_response(
+                send, 200, _json_body({"erased": erased}), content_type=_JSON, headers=headers
+            )
+        else:
+            target = safe_next(fields.get("next", ["/"])[0])
+            headers.append((b"location", target.encode("latin-1")))
+            await send_response(send, 303, b"", headers=headers)
+
+    async def _ledger_call(self, func: Callable[[str], Awaitable[Any]], consent_id: str) -> Any:
+        try:
+            return await func(consent_id)
+        except Exception:
+            log.exception("consentgate: the ledger is unavailable")
+            raise _Reject(503, "ledger_unavailable", "try again later") from None
+
+
+def _text(value: bytes | None) -> str | None:
+    return value.decode("latin-1") if value is not None else None

@@ -1,0 +1,572 @@
+"""``ConsentMiddleware``: the only module that speaks ASGI; it wires the others together.
+
+Per request: client IP (trusted proxies) → country → consent cookie → :func:`decide` →
+``scope["state"]["consent"]``; then either a consent endpoint answers, or the app does and its
+HTML is streamed through the injector (Consent Mode head script, banner, gated tags).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fnmatch
+import logging
+import math
+import time
+from collections.abc import Awaitable, Callable, Iterable, MutableMapping
+from typing import Any
+
+from .banner import Banner, CategoryInfo, ServiceInfo
+from .consent import AdMode, Consent
+from .cookie import ConsentCookie, CookieState
+from .endpoints import ConsentEndpoints, CookieWriter, RateLimiter, Visit, header_map
+from .errors import ConfigError
+from .geo import CountryDatabase, FixedCountry, RegulatedCountries, clean_country, open_database
+from .injection import (
+    StreamInjector,
+    ascii_compatible,
+    charset_of,
+    csp_nonce,
+    csp_with_script_hashes,
+    script_hash,
+)
+from .integrations import ServiceSpec, inert_scripts, inline_scripts
+from .integrations.google import BUILTIN_HOSTS, GoogleConfig, GoogleTags, builtin_services
+from .ledger import Ledger, open_ledger
+from .policy import AdRules, Offer, decide
+from .proxy import ProxyResolver
+from .settings import ConsentSettings
+
+__all__ = ["ConsentMiddleware"]
+
+log = logging.getLogger("consentgate")
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+_NO_BODY_STATUS = frozenset({204, 304})
+_CACHE_LIMIT = 10_000
+
+
+def find_cookie(header: bytes | None, name: bytes) -> str | None:
+    """The value of cookie ``name`` in a ``Cookie`` header, found without parsing the rest."""
+    if not header:
+        return None
+    start = 0
+    needle = name + b"="
+    while True:
+        index = header.find(needle, start)
+        if index < 0:
+            return None
+        if index == 0 or header[index - 1] in b"; \t":
+            end = header.find(b";", index)
+            raw = header[index + len(needle) : end if end >= 0 else None].strip()
+            if raw.startswith(b'"') and raw.endswith(b'"'):
+                raw = raw[1:-1]
+            return raw.decode("latin-1")
+        start = index + 1
+
+
+def accepts_html(accept: bytes | None) -> bool:
+    """Whether an ``Accept`` header allows an HTML answer (missing or ``*/*`` does)."""
+    return accept is None or b"text/html" in accept or b"*/*" in accept or not accept.strip()
+
+
+class ConsentMiddleware:
+    """Pure-ASGI consent middleware.
+
+    ``ConsentMiddleware(app, settings=ConsentSettings(...))``; the visitor's
+    :class:`~consentgate.Consent` is in ``scope["state"]["consent"]``. ``ledger`` and
+    ``country_database`` replace the ones the settings would build (tests, custom storage);
+    ``clock`` returns Unix seconds.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        settings: ConsentSettings | None = None,
+        ledger: Ledger | None = None,
+        country_database: CountryDatabase | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.app = app
+        self.settings = settings = settings if settings is not None else ConsentSettings()
+        self.clock = clock
+        keys = settings.require_secret_keys()
+        for warning in settings.warnings():
+            log.warning("consentgate: %s", warning)
+
+        self.proxy = ProxyResolver(settings.trusted_proxies)
+        if settings.force_country:
+            self.geo: CountryDatabase = FixedCountry(settings.force_country)
+        else:
+            self.geo = country_database or open_database(settings.geoip_database)
+        self.regulated = RegulatedCountries(
+            settings.regulated_countries,
+            unknown_regulated=settings.unknown_country == "regulated",
+        )
+        self.country_header = (
+            settings.country_header.encode("latin-1") if settings.country_header else None
+        )
+
+        google = GoogleConfig(
+            consent_mode=settings.google_consent_mode,
+            wait_for_update_ms=settings.wait_for_update_ms,
+            ads_data_redaction=settings.ads_data_redaction,
+            url_passthrough=settings.url_passthrough,
+            measurement_id=(
+                settings.analytics.measurement_id if settings.analytics.provider == "ga4" else None
+            ),
+            allow_google_signals=settings.analytics.allow_google_signals,
+            ads_provider=settings.ads.provider,
+            ads_client=settings.ads.client,
+        )
+        self.google = GoogleTags(google)
+        self.services: tuple[ServiceSpec, ...] = (
+            *builtin_services(google),
+            *(
+                ServiceSpec(
+                    name=s.name,
+                    category=s.category,
+                    description=s.description,
+                    vendor=s.vendor,
+                    privacy_url=s.privacy_url,
+                    cookies=tuple(s.cookies),
+                    cookie_path=s.cookie_path,
+                    hosts=tuple(s.hosts),
+                    scripts=tuple(s.scripts),
+                )
+                for s in settings.services
+            ),
+        )
+        self.offer = Offer.build(
+            ((c.name, c.required, c.cookie_code) for c in settings.categories),
+            ((s.name, s.category, s.cookies) for s in self.services),
+        )
+        self.rules = AdRules(
+            before_choice=AdMode(settings.ads.before_choice),
+            without_consent=AdMode(settings.ads.without_consent),
+            honor_gpc=settings.honor_gpc,
+        )
+        self.codec = ConsentCookie(keys, max_age=settings.consent_max_age_days * 86_400)
+        self.cookie_name = settings.cookie_name.encode("latin-1")
+        self.writer = CookieWriter(
+            name=settings.cookie_name,
+            domain=settings.cookie_domain,
+            samesite=settings.cookie_samesite,
+            secure=settings.cookie_secure,
+        )
+        try:
+            self.banner = Banner(
+                endpoint_path=settings.endpoint_path,
+                privacy_policy_url=settings.banner.privacy_policy_url,
+                languages=settings.banner.languages,
+                default_language=settings.banner.default_language,
+                overrides=settings.banner.texts,
+                categories=[
+                    CategoryInfo(
+                        name=c.name,
+                        required=c.required,
+                        title=c.title,
+                        description=c.description,
+                        services=tuple(
+                            ServiceInfo(
+                                name=s.name,
+                                description=s.description,
+                                vendor=s.vendor,
+                                privacy_url=s.privacy_url,
+                                cookies=s.cookies,
+                            )
+                            for s in self.services
+                            if s.category == c.name
+                        ),
+                    )
+                    for c in settings.categories
+                ],
+                consent_max_age_days=settings.consent_max_age_days,
+            )
+        except ValueError as exc:
+            raise ConfigError(f"banner: {exc}") from None
+        self.ledger: Ledger = (
+            ledger
+            if ledger is not None
+            else open_ledger(
+                settings.ledger_url,
+                ip_retention_days=settings.ip_retention_days,
+                record_retention_days=settings.record_retention_days,
+            )
+        )
+        self.endpoints = ConsentEndpoints(
+            endpoint_path=settings.endpoint_path,
+            offer=self.offer,
+            revision=settings.policy_revision,
+            rules=self.rules,
+            codec=self.codec,
+            writer=self.writer,
+            banner=self.banner,
+            ledger=self.ledger,
+            services=self.services,
+            allowed_origins=settings.allowed_origins,
+            limiter=RateLimiter(settings.rate_limit_per_minute),
+            is_proxy=self.proxy.is_trusted,
+            clock=clock,
+        )
+        self.exclude = tuple(settings.exclude_paths)
+        self.undeclared = settings.undeclared_cookies
+        self._hosts = self._tracker_hosts()
+        self._service_scripts = [
+            (s.category, "".join(s.scripts), inert_scripts("".join(s.scripts), s.category))
+            for s in self.services
+            if s.scripts
+        ]
+        self._consents: dict[
+            tuple[str | None, str | None, bool], tuple[Consent, float, CookieState | None, bool]
+        ] = {}
+        self._cookie_categories: dict[str, str | None] = {}
+        self._warned: set[str] = set()
+        self._snippets: dict[tuple[object, ...], tuple[str, str]] = {}
+        self._started = False
+        self._start_lock = asyncio.Lock()
+
+    # -- set-up helpers ----------------------------------------------------------------------
+    def _tracker_hosts(self) -> dict[str, str]:
+        hosts = dict(BUILTIN_HOSTS)
+        for service in self.services:
+            for host in service.hosts:
+                hosts[host] = service.category  # a declared service decides (e.g. a GTM container)
+        return hosts
+
+    # -- ASGI ----------------------------------------------------------------------------------
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Handle one ASGI connection."""
+        kind = scope["type"]
+        if kind == "lifespan":
+            await self._lifespan(scope, receive, send)
+            return
+        if kind not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        if not self._started:
+            await self.startup()
+        visit = self.visit(scope)
+        state = scope.get("state")
+        if state is None:
+            scope["state"] = state = {}
+        state["consent"] = visit.consent
+        if kind == "websocket":
+            await self.app(scope, receive, send)
+            return
+        path: str = scope["path"]
+        if self.endpoints.handles(path):
+            await self.endpoints(scope, receive, send, visit)
+            return
+        html = accepts_html(visit.headers.get(b"accept"))
+        if html and b"accept-encoding" in visit.headers:
+            scope = dict(scope)
+            scope["headers"] = [
+                (k, v) for k, v in scope["headers"] if k.lower() != b"accept-encoding"
+            ]
+        inject = html and not (self.exclude and path.startswith(self.exclude))
+        responder = _Responder(self, visit, scope, send, inject=inject)
+        await self.app(scope, receive, responder.send)
+
+    def visit(self, scope: Scope) -> Visit:
+        """Work out who is asking and what their consent allows."""
+        headers = header_map(scope.get("headers") or ())
+        client = self.proxy.resolve(scope)
+        if self.country_header is not None and client.via_proxy and self.country_header in headers:
+            country = clean_country(headers[self.country_header].decode("latin-1").strip())
+        elif client.ip is not None or isinstance(self.geo, FixedCountry):
+            country = self.geo.country(client.ip or "")
+        else:
+            country = None
+        gpc = headers.get(b"sec-gpc", b"").strip() == b"1"
+        value = find_cookie(headers.get(b"cookie"), self.cookie_name)
+        now = self.clock()
+        key = (value, country, gpc)
+        cached = self._consents.get(key)
+        if cached is not None and now < cached[1]:
+            consent, _, cookie, resign = cached
+            return Visit(consent, client, cookie, resign, gpc, headers)
+        loaded = self.codec.loads(value, now=now) if value else None
+        cookie, resign = loaded if loaded is not None else (None, False)
+        consent = decide(
+            offer=self.offer,
+            revision=self.settings.policy_revision,
+            country=country,
+            regulated=self.regulated(country),
+            cookie=cookie,
+            gpc=gpc,
+            rules=self.rules,
+        )
+        deadline = cookie.decided_at + self.codec.max_age if cookie is not None else math.inf
+        if len(self._consents) >= _CACHE_LIMIT:
+            self._consents.clear()
+        self._consents[key] = (consent, deadline, cookie, resign)
+        return Visit(consent, client, cookie, resign, gpc, headers)
+
+    # -- lifespan ------------------------------------------------------------------------------
+    async def startup(self) -> None:
+        """Start the ledger (schema, background tasks) once; safe to call repeatedly."""
+        async with self._start_lock:
+            if not self._started:
+                self._started = True
+                try:
+                    await self.ledger.start()
+                except Exception:  # a database that is down never fails start-up
+                    log.exception("consentgate: the ledger could not start; retrying in background")
+
+    async def shutdown(self) -> None:
+        """Drain the ledger queue (at most 5 s)."""
+        if self._started:
+            try:
+                await self.ledger.close(5.0)
+            except Exception:
+                log.exception("consentgate: the ledger did not close cleanly")
+            self._started = False
+
+    async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def wrapped_send(message: Message) -> None:
+            kind = message["type"]
+            if kind == "lifespan.startup.complete":
+                await self.startup()
+            elif kind == "lifespan.shutdown.complete":
+                await self.shutdown()
+            await send(message)
+
+        await self.app(scope, receive, wrapped_send)
+
+    # -- per-response pieces -------------------------------------------------------------------
+    def snippets(self, visit: Visit, path: str, nonce: str | None) -> tuple[str, str]:
+        """The head and body snippets for one visitor (cached when there is no nonce)."""
+        consent = visit.consent
+        lang = self.banner.language(_text(visit.headers.get(b"accept-language")))
+        key = (consent, lang, nonce)
+        cached = self._snippets.get(key) if nonce is None else None
+        if cached is None:
+            cached = self._render_snippets(consent, lang, nonce)
+            if nonce is None:
+                if len(self._snippets) >= _CACHE_LIMIT:
+                    self._snippets.clear()
+                self._snippets[key] = cached
+        return cached
+
+    def _render_snippets(self, consent: Consent, lang: str, nonce: str | None) -> tuple[str, str]:
+        nonce_attr = f' nonce="{nonce}"' if nonce else ""
+        head_js = self.google.head_script(consent)
+        head = f"<script{nonce_attr}>{head_js}</script>" if head_js else ""
+        review = consent.show_banner and consent.consent_id is not None
+        body = [
+            self.banner.dialog_html(
+                lang, prefill=consent.prefill, open=consent.show_banner, review=review
+            ),
+            self.banner.reopen_html(lang),
+            self.banner.assets_html(nonce=nonce),
+            self.google.body_tags(consent),
+        ]
+        for category, active, inert in self._service_scripts:
+            body.append(active if consent.allows(category) else inert)
+        html = "".join(body)
+        if nonce:
+            html = html.replace("<script", f"<script{nonce_attr}")
+        return head, html
+
+    def inert_hosts(self, granted: frozenset[str]) -> dict[str, str]:
+        """Tracker hosts whose category is not granted."""
+        return {host: cat for host, cat in self._hosts.items() if cat not in granted}
+
+    def cookie_category(self, name: str) -> str | None:
+        """The category of a cookie the app sets, ``None`` when no service declares it."""
+        if name in self._cookie_categories:
+            return self._cookie_categories[name]
+        found = None
+        for service in self.services:
+            if any(fnmatch.fnmatchcase(name, pattern) for pattern in service.cookies):
+                found = service.category
+                break
+        if len(self._cookie_categories) < _CACHE_LIMIT:
+            self._cookie_categories[name] = found
+        return found
+
+    def keep_set_cookie(self, value: bytes, granted: frozenset[str]) -> bool:
+        """Whether an app's ``Set-Cookie`` may pass for a visitor with ``granted``."""
+        name = value.split(b"=", 1)[0].strip().decode("latin-1")
+        if name == self.writer.name:
+            return True
+        category = self.cookie_category(name)
+        if category is not None:
+            return category in granted
+        if self.undeclared == "block":
+            return False
+        if self.undeclared == "warn" and name not in self._warned and len(self._warned) < 1000:
+            self._warned.add(name)
+            log.warning(
+                "consentgate: the app sets cookie %r, which no service declares; declare it "
+                "under `services` (category 'necessary' if it is strictly necessary)",
+                name,
+            )
+        return True
+
+
+class _Responder:
+    """Per-request ``send`` wrapper: headers, cookie rules and streaming injection."""
+
+    __slots__ = ("gate", "inject", "injector", "scope", "send_", "visit")
+
+    def __init__(
+        self, gate: ConsentMiddleware, visit: Visit, scope: Scope, send: Send, *, inject: bool
+    ) -> None:
+        self.gate = gate
+        self.visit = visit
+        self.scope = scope
+        self.send_ = send
+        self.inject = inject
+        self.injector: StreamInjector | None = None
+
+    async def send(self, message: Message) -> None:
+        kind = message["type"]
+        if kind == "http.response.start":
+            message = self._start(message)
+        elif kind == "http.response.body" and self.injector is not None:
+            body = self.injector.feed(message.get("body", b""))
+            more = message.get("more_body", False)
+            if not more:
+                body += self.injector.finish()
+                self.injector = None
+            message = {"type": kind, "body": body, "more_body": more}
+        await self.send_(message)
+
+    def _start(self, message: Message) -> Message:
+        gate = self.gate
+        consent = self.visit.consent
+        headers: list[tuple[bytes, bytes]] = list(message.get("headers", ()))
+        granted = consent.granted
+        filtered = [
+            (k, v)
+            for k, v in headers
+            if k.lower() != b"set-cookie" or gate.keep_set_cookie(v, granted)
+        ]
+        if self.visit.resign and self.visit.cookie is not None:
+            now = gate.clock()
+            value = gate.codec.dumps(self.visit.cookie)
+            filtered.append(
+                (
+                    b"set-cookie",
+                    gate.writer.consent(
+                        value,
+                        gate.codec.remaining(self.visit.cookie, now),
+                        https=self.visit.client.scheme == "https",
+                    ),
+                )
+            )
+        status = message["status"]
+        if self.inject and self._html(filtered, status):
+            filtered = self._prepare_injection(filtered)
+        message = dict(message)
+        message["headers"] = filtered
+        return message
+
+    def _html(self, headers: Iterable[tuple[bytes, bytes]], status: int) -> bool:
+        if status < 200 or status in _NO_BODY_STATUS or self.scope.get("method") == "HEAD":
+            return False
+        content_type = b""
+        for key, value in headers:
+            lowered = key.lower()
+            if lowered == b"content-encoding" and value.strip().lower() != b"identity":
+                if b"text/html" in content_type or _has_html(headers):
+                    _log_compressed_once()
+                return False
+            if lowered == b"content-type":
+                content_type = value.lower()
+        return content_type.startswith(b"text/html")
+
+    def _prepare_injection(self, headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+        gate = self.gate
+        content_type = csp = ""
+        vary: list[bytes] = []
+        cache_control: bytes | None = None
+        kept = []
+        for key, value in headers:
+            lowered = key.lower()
+            if lowered == b"content-length":
+                continue
+            if lowered == b"content-type":
+                content_type = value.decode("latin-1")
+            elif lowered == b"content-security-policy":
+                csp = value.decode("latin-1")
+            elif lowered == b"vary":
+                vary.append(value)
+                continue
+            elif lowered == b"cache-control":
+                cache_control = value
+                continue
+            kept.append((key, value))
+        charset = charset_of(content_type)
+        if not ascii_compatible(charset):
+            return headers  # e.g. UTF-16: the markup cannot be found byte-wise; leave it alone
+        nonce = csp_nonce(csp) if csp else None
+        head, body = gate.snippets(self.visit, self.scope["path"], nonce)
+        if csp and nonce is None:
+            hashes = [
+                script_hash(s.encode(charset, "xmlcharrefreplace"))
+                for s in inline_scripts(head + body)
+            ]
+            new_csp = csp_with_script_hashes(csp, hashes)
+            if new_csp != csp:
+                kept = [
+                    (k, new_csp.encode("latin-1") if k.lower() == b"content-security-policy" else v)
+                    for k, v in kept
+                ]
+        kept.append((b"vary", _merge_vary(vary)))
+        kept.append((b"cache-control", _private(cache_control)))
+        self.injector = StreamInjector(
+            head.encode(charset, "xmlcharrefreplace"),
+            body.encode(charset, "xmlcharrefreplace"),
+            inert_hosts=gate.inert_hosts(self.visit.consent.granted),
+        )
+        return kept
+
+
+def _has_html(headers: Iterable[tuple[bytes, bytes]]) -> bool:
+    return any(k.lower() == b"content-type" and b"text/html" in v.lower() for k, v in headers)
+
+
+_compressed_logged = False
+
+
+def _log_compressed_once() -> None:
+    global _compressed_logged
+    if not _compressed_logged:
+        _compressed_logged = True
+        log.error(
+            "consentgate: the app sent compressed HTML, which cannot be gated; put "
+            "ConsentMiddleware inside the compression (GZipMiddleware outside it)"
+        )
+
+
+def _merge_vary(values: list[bytes]) -> bytes:
+    names = [part.strip() for value in values for part in value.split(b",") if part.strip()]
+    if not any(name.lower() == b"cookie" for name in names) and b"*" not in names:
+        names.append(b"Cookie")
+    return b", ".join(names)
+
+
+def _private(cache_control: bytes | None) -> bytes:
+    if cache_control is None:
+        return b"private"
+    lowered = cache_control.lower()
+    if b"no-store" in lowered or b"private" in lowered:
+        return cache_control
+    parts = [
+        part.strip()
+        for part in cache_control.split(b",")
+        if part.strip() and not part.strip().lower().startswith((b"public", b"s-maxage"))
+    ]
+    return b", ".join([b"private", *parts])
+
+
+def _text(value: bytes | None) -> str | None:
+    return value.decode("latin-1") if value is not None else None

@@ -1,0 +1,203 @@
+/* consentgate banner: ES2017, no dependencies. The dialog is a real form; this adds the
+   second layer, focus handling and choices without a page load. */
+(function () {
+  "use strict";
+  var d = document;
+  var P = "consentgate-";
+  var SKIP = ["type", "nonce", "data-consentgate-category", "data-consentgate-src",
+    "data-consentgate-type"];
+  var banner, form, first, second, opener = null, inerted = [], granted = [], had = [];
+  var modal = false, busy = false;
+
+  function el(id) { return d.getElementById(P + id); }
+  function words(s) { return (s || "").split(/\s+/).filter(Boolean); }
+  function each(list, fn) { Array.prototype.forEach.call(list, fn); }
+  function boxes() { return form.querySelectorAll('input[name="categories"]'); }
+
+  function visible() {
+    return Array.prototype.filter.call(
+      banner.querySelectorAll("a[href],button,input,summary,select,textarea"),
+      function (e) { return !e.disabled && e.getClientRects().length > 0; });
+  }
+
+  // While the dialog is open everything else at body level is inert.
+  function setInert(on) {
+    each(inerted, function (e) { e.removeAttribute("inert"); });
+    inerted = [];
+    var box = banner;
+    while (box.parentElement && box.parentElement !== d.body) box = box.parentElement;
+    if (!on || box.parentElement !== d.body) return;
+    each(d.body.children, function (e) {
+      if (e !== box && !e.hasAttribute("inert")) { e.setAttribute("inert", ""); inerted.push(e); }
+    });
+  }
+
+  function layer(two) {
+    first.hidden = two;
+    second.hidden = !two;
+    var f = two ? visible()[0] : banner.querySelector("button");
+    if (f) f.focus();
+  }
+
+  function show(two) {
+    if (banner.hidden) {
+      opener = d.activeElement;
+      each(boxes(), function (b) { b.checked = granted.indexOf(b.value) >= 0; });
+      banner.hidden = false;
+    }
+    setInert(true);
+    layer(two);
+  }
+
+  function close() {
+    banner.hidden = true;
+    modal = false;
+    setInert(false);
+    var t = opener;
+    opener = null;
+    if (t && t !== d.body && d.contains(t) && t.focus) t.focus();
+    else if (d.activeElement && d.activeElement.blur) d.activeElement.blur();
+  }
+
+  function consentMode(cm) {
+    if (!cm) return;
+    var w = window;
+    if (typeof w.gtag === "function") w.gtag("consent", "update", cm);
+    // gtag.js only reads Arguments objects from the dataLayer, not arrays.
+    else if (w.dataLayer && w.dataLayer.push) (function () { w.dataLayer.push(arguments); })("consent", "update", cm);
+  }
+
+  function clone(old) {
+    var s = d.createElement("script");
+    each(old.attributes, function (a) { if (SKIP.indexOf(a.name) < 0) s.setAttribute(a.name, a.value); });
+    var t = old.getAttribute("data-consentgate-type");
+    var src = old.getAttribute("data-consentgate-src");
+    if (t) s.setAttribute("type", t);
+    if (old.nonce) s.nonce = old.nonce;
+    if (src) s.setAttribute("src", src);
+    if (s.hasAttribute("src")) { if (!old.hasAttribute("async")) s.async = false; }
+    else s.text = old.text;
+    return s;
+  }
+
+  // Activate inert tags of granted categories in document order; an inline tag waits for
+  // the external ones before it (which keep their order among themselves with async=false).
+  function activate(now) {
+    var todo = Array.prototype.filter.call(
+      d.querySelectorAll('script[type="text/plain"][data-consentgate-category]'),
+      function (s) { return now.indexOf(s.getAttribute("data-consentgate-category")) >= 0; });
+    var waits = [];
+    (function next() {
+      while (todo.length) {
+        var old = todo[0];
+        var external = old.hasAttribute("data-consentgate-src") || old.hasAttribute("src");
+        if (!external && waits.length) {
+          Promise.all(waits).then(next);
+          waits = [];
+          return;
+        }
+        todo.shift();
+        var s = clone(old);
+        if (external) waits.push(new Promise(function (ok) { s.onload = s.onerror = ok; }));
+        if (old.parentNode) old.parentNode.replaceChild(s, old);
+      }
+    })();
+  }
+
+  function apply(data) {
+    var c = data.consent || {};
+    var now = c.granted || [];
+    var lost = had.some(function (x) { return now.indexOf(x) < 0; });
+    granted = now.slice();
+    banner.setAttribute("data-granted", now.join(" "));
+    close();
+    consentMode(c.google_consent_mode);
+    if (!lost) activate(now);
+    now.forEach(function (x) { if (had.indexOf(x) < 0) had.push(x); });
+    d.dispatchEvent(new CustomEvent("consentgate:change", { detail: c }));
+    // Tags that already ran cannot be stopped: reload so the page starts without them.
+    if (lost) location.reload();
+  }
+
+  // The choice is never lost: without a working fetch, post the form the classic way.
+  function fallback(action) {
+    var i = d.createElement("input");
+    i.type = "hidden";
+    i.name = "action";
+    i.value = action;
+    form.appendChild(i);
+    form.submit();
+  }
+
+  function send(action) {
+    if (busy) return;
+    busy = true;
+    var cats = [];
+    if (action === "save") each(boxes(), function (b) { if (b.checked) cats.push(b.value); });
+    fetch(banner.getAttribute("data-endpoint"), {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "Accept": "application/json" },
+      body: JSON.stringify({ action: action, categories: cats })
+    }).then(function (r) {
+      if (!r.ok) throw new Error(r.status);
+      return r.json();
+    }).then(function (data) { busy = false; apply(data); }, function () { fallback(action); });
+  }
+
+  function onClick(e) {
+    var t = e.target;
+    if (!(t instanceof Element)) return;
+    var o = t.closest("[data-consentgate-open]");
+    if (o && !banner.contains(o)) {
+      e.preventDefault();
+      show(true);
+      return;
+    }
+    var b = t.closest("button");
+    if (!b || !banner.contains(b)) return;
+    if (b.id === P + "customize") { e.preventDefault(); layer(true); }
+    else if (b.hasAttribute("data-consentgate-back")) { e.preventDefault(); layer(false); }
+    else if (b.name === "action") { e.preventDefault(); send(b.value); }
+  }
+
+  function onKey(e) {
+    if (banner.hidden) return;
+    if (e.key === "Escape" || e.key === "Esc") {
+      e.preventDefault();
+      // An undecided visitor must choose: Escape only moves focus to "Reject all".
+      if (!modal) { close(); return; }
+      if (first.hidden) layer(false);
+      el("reject").focus();
+    } else if (e.key === "Tab") {
+      var f = visible();
+      if (!f.length) return;
+      var a = f[0], z = f[f.length - 1], at = d.activeElement;
+      var out = !banner.contains(at);
+      if (e.shiftKey && (at === a || out)) { e.preventDefault(); z.focus(); }
+      else if (!e.shiftKey && (at === z || out)) { e.preventDefault(); a.focus(); }
+    }
+  }
+
+  function init() {
+    banner = el("banner");
+    if (!banner) return;
+    form = banner.querySelector("form");
+    first = el("first");
+    second = el("second");
+    granted = words(banner.getAttribute("data-granted") ||
+      d.documentElement.getAttribute("data-consentgate-granted"));
+    had = granted.slice();
+    d.addEventListener("click", onClick);
+    d.addEventListener("keydown", onKey);
+    if (!banner.hidden) {
+      modal = true;
+      opener = d.activeElement;
+      setInert(true);
+      layer(false);
+    }
+  }
+
+  if (d.readyState === "loading") d.addEventListener("DOMContentLoaded", init);
+  else init();
+})();

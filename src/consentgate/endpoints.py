@@ -436,7 +436,8 @@ class ConsentEndpoints:
             message = await receive()
             if message["type"] == "http.disconnect":
                 raise _Reject(400, "disconnected")
-            body += message.get("body", b"")
+            chunk: bytes = message.get("body", b"")
+            body += chunk
             if len(body) > MAX_BODY:
                 raise _Reject(413, "too_large", f"bodies are limited to {MAX_BODY} bytes")
             if not message.get("more_body", False):

@@ -227,7 +227,7 @@ class ConsentMiddleware:
         ] = {}
         self._cookie_categories: dict[str, str | None] = {}
         self._warned: set[str] = set()
-        self._snippets: dict[tuple[object, ...], tuple[str, str]] = {}
+        self._snippets: dict[tuple[Consent, str, str], tuple[str, str]] = {}
         self._started = False
         self._start_lock = asyncio.Lock()
 
@@ -344,35 +344,43 @@ class ConsentMiddleware:
         """The head and body snippets for one visitor (cached when there is no nonce)."""
         consent = visit.consent
         lang = self.banner.language(_text(visit.headers.get(b"accept-language")))
-        key = (consent, lang, nonce)
+        key = (consent, lang, path)
         cached = self._snippets.get(key) if nonce is None else None
         if cached is None:
-            cached = self._render_snippets(consent, lang, nonce)
+            cached = self._render_snippets(consent, lang, path, nonce)
             if nonce is None:
                 if len(self._snippets) >= _CACHE_LIMIT:
                     self._snippets.clear()
                 self._snippets[key] = cached
         return cached
 
-    def _render_snippets(self, consent: Consent, lang: str, nonce: str | None) -> tuple[str, str]:
+    def _render_snippets(
+        self, consent: Consent, lang: str, path: str, nonce: str | None
+    ) -> tuple[str, str]:
         nonce_attr = f' nonce="{nonce}"' if nonce else ""
         head_js = self.google.head_script(consent)
         head = f"<script{nonce_attr}>{head_js}</script>" if head_js else ""
         review = consent.show_banner and consent.consent_id is not None
-        body = [
-            self.banner.dialog_html(
-                lang, prefill=consent.prefill, open=consent.show_banner, review=review
-            ),
-            self.banner.reopen_html(lang),
-            self.banner.assets_html(nonce=nonce),
-            self.google.body_tags(consent),
-        ]
+        tags = [self.google.body_tags(consent)]
         for category, active, inert in self._service_scripts:
-            body.append(active if consent.allows(category) else inert)
-        html = "".join(body)
+            tags.append(active if consent.allows(category) else inert)
+        tag_html = "".join(tags)
         if nonce:
-            html = html.replace("<script", f"<script{nonce_attr}")
-        return head, html
+            tag_html = tag_html.replace("<script", f"<script{nonce_attr}")
+        body = (
+            self.banner.assets_html(nonce=nonce)
+            + self.banner.dialog_html(
+                lang,
+                prefill=consent.prefill,
+                open=consent.show_banner,
+                review=review,
+                next_path=path,
+                granted=consent.granted,
+            )
+            + self.banner.reopen_html(lang)
+            + tag_html
+        )
+        return head, body
 
     def inert_hosts(self, granted: frozenset[str]) -> dict[str, str]:
         """Tracker hosts whose category is not granted."""
@@ -508,7 +516,9 @@ class _Responder:
         if not ascii_compatible(charset):
             return headers  # e.g. UTF-16: the markup cannot be found byte-wise; leave it alone
         nonce = csp_nonce(csp) if csp else None
-        head, body = gate.snippets(self.visit, self.scope["path"], nonce)
+        query = self.scope.get("query_string", b"")
+        here = self.scope["path"] + ("?" + query.decode("latin-1") if query else "")
+        head, body = gate.snippets(self.visit, here, nonce)
         if csp and nonce is None:
             hashes = [
                 script_hash(s.encode(charset, "xmlcharrefreplace"))

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 from . import _html
 from ._html import CategoryView, ServiceView, Urls
-from ._language import pick_language
+from ._language import LANGUAGE_ALIASES, pick_language
 from ._model import CategoryInfo, ServiceInfo
 from ._texts import SHIPPED_LANGUAGES, TEXT_KEYS, shipped_texts
 
@@ -35,6 +35,7 @@ _GOOGLE_PARTNER_SITES = "https://policies.google.com/technologies/partner-sites?
 # Distinct (prefill, open, review, granted) combinations are few; this only bounds abuse.
 _MAX_CACHED_DIALOGS = 2048
 _DAYS_PER_MONTH = 30.4375
+_DialogKey = tuple[str, frozenset[str], bool, bool, frozenset[str]]
 _ASSET_TYPES = {"js": "text/javascript; charset=utf-8", "css": "text/css; charset=utf-8"}
 
 
@@ -102,8 +103,7 @@ class Banner:
         }
         self._views = {lang: self._category_views(lang) for lang in all_languages}
         self._bundle_hashes: dict[str, str] = {}
-        self._dialogs: dict[tuple[str, frozenset[str], bool, bool, frozenset[str]], tuple[str, str]]
-        self._dialogs = {}
+        self._dialogs: dict[_DialogKey, tuple[str, str]] = {}
         self._reopen = {
             lang: _html.reopen_html(lang, self._texts[lang], self._urls) for lang in all_languages
         }
@@ -134,11 +134,14 @@ class Banner:
                     raise ValueError(f"banner text override {lang}.{key} must be a string")
 
     def _merge_texts(self, lang: str, overrides: Mapping[str, Mapping[str, str]]) -> dict[str, str]:
-        texts = shipped_texts(lang)
-        if texts is None:
-            texts = shipped_texts(lang.split("-", 1)[0]) or {}
-            if not texts and lang.lower() != lang:
-                texts = shipped_texts(lang.lower()) or {}
+        # "de-at" speaks German; "no"/"nn" get the Bokmål texts.
+        primary = lang.split("-", 1)[0]
+        texts = (
+            shipped_texts(lang)
+            or shipped_texts(primary)
+            or shipped_texts(LANGUAGE_ALIASES.get(primary, primary))
+            or {}
+        )
         texts.update(overrides.get(_ALL_LANGUAGES, {}))
         texts.update(overrides.get(lang, {}))
         missing = [key for key in TEXT_KEYS if key not in texts]
@@ -169,16 +172,21 @@ class Banner:
         if not vendor:
             return ServiceView(service.name, service.description, None, None, None, service.cookies)
         line = _html.fill(texts["third_party"], vendor=vendor)
+        link_url: str | None
         if vendor.lower() == _GOOGLE:
-            hl = lang.split("-", 1)
-            link_url = _GOOGLE_PARTNER_SITES + "-".join([hl[0], *(p.upper() for p in hl[1:])])
-            link_text: str | None = texts["google_link"]
+            # Google's policy asks partners to link this page, in the visitor's language.
+            primary, _, region = lang.partition("-")
+            link_url = _GOOGLE_PARTNER_SITES + (f"{primary}-{region.upper()}" if region else lang)
+            link_text = texts["google_link"]
         else:
             link_url, link_text = service.privacy_url, texts["privacy_link"]
-        if link_url is None:
-            link_text = None
         return ServiceView(
-            service.name, service.description, line, link_text, link_url, service.cookies
+            service.name,
+            service.description,
+            line,
+            link_text if link_url else None,
+            link_url,
+            service.cookies,
         )
 
     def _lang(self, lang: str) -> str:
@@ -299,10 +307,10 @@ class Banner:
 
     def assets_html(self, *, nonce: str | None) -> str:
         """The ``<link>`` to the banner style and the deferred ``<script>`` of the banner."""
-        attr = f' nonce="{_html.html.escape(nonce, quote=True)}"' if nonce else ""
+        attr = f' nonce="{_html.escape(nonce)}"' if nonce else ""
         return (
-            f'<link rel="stylesheet" href="{_html.html.escape(self._asset_url(self.style_name))}"'
-            f'{attr}><script src="{_html.html.escape(self._asset_url(self.script_name))}"'
+            f'<link rel="stylesheet" href="{_html.escape(self._asset_url(self.style_name))}"'
+            f'{attr}><script src="{_html.escape(self._asset_url(self.script_name))}"'
             f" defer{attr}></script>"
         )
 

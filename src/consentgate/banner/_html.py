@@ -15,6 +15,7 @@ __all__ = [
     "ServiceView",
     "Urls",
     "dialog_parts",
+    "escape",
     "fill",
     "next_input",
     "reopen_html",
@@ -24,8 +25,12 @@ __all__ = [
 _BTN = "consentgate-btn"
 
 
-def _e(value: str) -> str:
+def escape(value: str) -> str:
+    """``value`` escaped for HTML text and double-quoted attributes."""
     return html.escape(value, quote=True)
+
+
+_e = escape
 
 
 def fill(template: str, **values: str) -> str:
@@ -81,23 +86,30 @@ def _button(texts: Mapping[str, str], action: str, key: str, ident: str) -> str:
 
 def _services(texts: Mapping[str, str], services: Iterable[ServiceView]) -> str:
     items = []
+    # "{vendor} is a third party that provides some of these services": once per vendor.
+    vendors: dict[tuple[str, str | None, str | None], None] = {}
     for s in services:
         parts = [f"<strong>{_e(s.name)}</strong>"]
         if s.description:
             parts.append(_e(s.description))
-        if s.third_party:
-            vendor = _e(s.third_party)
-            if s.link_url and s.link_text:
-                vendor += (
-                    f' <a class="consentgate-link" href="{_e(s.link_url)}" target="_blank"'
-                    f' rel="noopener noreferrer">{_e(s.link_text)}</a>'
-                )
-            parts.append(f'<span class="consentgate-vendor">{vendor}</span>')
         if s.cookies:
             names = ", ".join(f"<code>{_e(c)}</code>" for c in s.cookies)
-            parts.append(f'<span class="consentgate-cookies">{_e(texts["cookies"])}: {names}</span>')
+            parts.append(
+                f'<span class="consentgate-cookies">{_e(texts["cookies"])}: {names}</span>'
+            )
         items.append("<li>" + " ".join(parts) + "</li>")
-    return '<ul class="consentgate-services">' + "".join(items) + "</ul>"
+        if s.third_party:
+            vendors[(s.third_party, s.link_text, s.link_url)] = None
+    out = ['<ul class="consentgate-services">', *items, "</ul>"]
+    for line, link_text, link_url in vendors:
+        link = ""
+        if link_url and link_text:
+            link = (
+                f' <a class="consentgate-link" href="{_e(link_url)}" target="_blank"'
+                f' rel="noopener noreferrer">{_e(link_text)}</a>'
+            )
+        out.append(f'<p class="consentgate-vendor">{_e(line)}{link}</p>')
+    return "".join(out)
 
 
 def _category(
@@ -131,7 +143,10 @@ def _category(
         listing = _services(texts, cat.services)
         if collapsed:
             summary = f"{_e(texts['services'])} ({len(cat.services)})"
-            listing = f'<details class="consentgate-details"><summary>{summary}</summary>{listing}</details>'
+            listing = (
+                f'<details class="consentgate-details"><summary>{summary}</summary>'
+                f"{listing}</details>"
+            )
         else:
             listing = f'<h3 class="consentgate-h3">{_e(texts["services"])}</h3>{listing}'
         out.append(listing)
@@ -169,7 +184,7 @@ def dialog_parts(
         ' role="dialog" aria-modal="true" aria-labelledby="consentgate-title"'
         f' aria-describedby="consentgate-intro" data-endpoint="{ep}"'
         f' data-granted="{_e(" ".join(granted))}"{"" if open else " hidden"}>'
-        f'<form class="consentgate-form" method="post" action="{ep}">'
+        f'<form method="post" action="{ep}" class="consentgate-form">'
         f'<h2 id="consentgate-title" class="consentgate-title">{_e(texts["title"])}</h2>'
         f'<div id="consentgate-first" class="consentgate-layer">{notice}'
         f'<p id="consentgate-intro" class="consentgate-text">{_e(texts["intro"])}'
@@ -260,7 +275,7 @@ def settings_page(
         f'<h1 class="consentgate-title">{title}</h1>{notice}'
         f'<p class="consentgate-text">{_e(texts["settings_intro"])} <a class="consentgate-link"'
         f' href="{_e(urls.privacy_policy)}">{_e(texts["privacy_link"])}</a></p>'
-        f'<form class="consentgate-form" method="post" action="{ep}">'
+        f'<form method="post" action="{ep}" class="consentgate-form">'
         + "".join(cats)
         + next_input(next_path)
         + '<div class="consentgate-buttons">'
@@ -271,7 +286,7 @@ def settings_page(
         f'<p class="consentgate-text">{_e(lifetime)}</p>'
         f'<p class="consentgate-text"><a class="consentgate-link" href="{ep}/receipt">'
         f"{_e(texts['receipt'])}</a></p>"
-        f'<form class="consentgate-form" method="post" action="{ep}/erase">'
+        f'<form method="post" action="{ep}/erase" class="consentgate-form">'
         + next_input(next_path)
         + '<div class="consentgate-buttons"><button type="submit" id="consentgate-page-erase"'
         f' class="{_BTN}">{_e(texts["erase"])}</button></div></form>'

@@ -6,12 +6,12 @@ import functools
 import re
 from collections.abc import Sequence
 
-__all__ = ["pick_language"]
+__all__ = ["LANGUAGE_ALIASES", "pick_language"]
 
 _TAG = re.compile(r"^(?:\*|[a-z]{1,8}(?:-[a-z0-9]{1,8})*)$")
 _QVALUE = re.compile(r"^q=(0(?:\.[0-9]{0,3})?|1(?:\.0{0,3})?)$")
-# Norwegian: browsers send "no" (macro language) or "nn" (Nynorsk); we ship Bokmål.
-_ALIASES = {"no": "nb", "nn": "nb"}
+#: Norwegian: browsers send "no" (macro language) or "nn" (Nynorsk); we ship Bokmål.
+LANGUAGE_ALIASES = {"no": "nb", "nn": "nb"}
 # Real browsers send well under 200 characters; anything far longer is not worth parsing.
 _MAX_HEADER = 1024
 
@@ -45,7 +45,7 @@ def _match(tag: str, offered: dict[str, str]) -> str | None:
     if tag in offered:
         return offered[tag]
     primary = tag.split("-", 1)[0]
-    for candidate in (primary, _ALIASES.get(primary)):
+    for candidate in (primary, LANGUAGE_ALIASES.get(primary)):
         if candidate is not None and candidate in offered:
             return offered[candidate]
     for key, lang in offered.items():

@@ -2,13 +2,30 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from .base import ConsentRecord, Ledger, MemoryLedger, NullLedger, erase_hash, truncate_ip
+from .sql import SqlLedger
 
 __all__ = [
     "ConsentRecord",
     "Ledger",
     "MemoryLedger",
     "NullLedger",
+    "SqlLedger",
     "erase_hash",
+    "open_ledger",
     "truncate_ip",
 ]
+
+
+def open_ledger(url: str | None, **options: Any) -> Ledger:
+    """The ledger for a ``ledger_url``: None or ``""`` keeps nothing (:class:`NullLedger`),
+    ``"memory://"`` keeps records in memory (:class:`MemoryLedger`), anything else is a
+    database URL (:class:`SqlLedger`, which alone takes ``options``; the others ignore them).
+    """
+    if not url:
+        return NullLedger()
+    if url == "memory://":
+        return MemoryLedger()
+    return SqlLedger(url, **options)

@@ -1,0 +1,86 @@
+"""Shared fixtures: settings without stray env vars, tiny ASGI apps, clients with chosen IPs."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from consentgate import ConsentMiddleware, ConsentSettings
+from consentgate.ledger import MemoryLedger
+
+KEY = "test-key-0123456789-0123456789-0123456789"
+OLD_KEY = "old-key-0123456789-0123456789-0123456789"
+DE_IP = "1.2.3.4"
+US_IP = "8.8.8.8"
+PAGE = (
+    b"<!doctype html><html><head><title>t</title></head>"
+    b"<body><h1>Hello</h1><p>text</p></body></html>"
+)
+
+
+class FakeGeo:
+    """A country database with fixed answers."""
+
+    description = "fake"
+
+    def __init__(self, table: dict[str, str] | None = None) -> None:
+        self.table = table if table is not None else {DE_IP: "DE", US_IP: "US", "9.9.9.9": "FR"}
+
+    def country(self, ip: str) -> str | None:
+        return self.table.get(ip)
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    for name in list(os.environ):
+        if name.startswith("CONSENTGATE_") and name != "CONSENTGATE_TEST_PG_URL":
+            monkeypatch.delenv(name)
+    yield
+
+
+def make_settings(**overrides: Any) -> ConsentSettings:
+    values: dict[str, Any] = {"secret_keys": [KEY], "ledger_url": None}
+    values.update(overrides)
+    return ConsentSettings(**values)
+
+
+def html_app(body: bytes = PAGE, headers: list[tuple[bytes, bytes]] | None = None) -> Any:
+    """An ASGI app answering every HTTP request with ``body`` as HTML."""
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    await send({"type": "lifespan.startup.complete"})
+                else:
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+        assert scope["type"] == "http"
+        raw = headers if headers is not None else [(b"content-type", b"text/html; charset=utf-8")]
+        raw = [*raw, (b"content-length", str(len(body)).encode())]
+        await send({"type": "http.response.start", "status": 200, "headers": raw})
+        await send({"type": "http.response.body", "body": body})
+
+    return app
+
+
+def gate(app: Any = None, **overrides: Any) -> tuple[ConsentMiddleware, MemoryLedger]:
+    ledger = MemoryLedger()
+    middleware = ConsentMiddleware(
+        app or html_app(),
+        settings=make_settings(**overrides),
+        ledger=ledger,
+        country_database=FakeGeo(),
+    )
+    return middleware, ledger
+
+
+def client(app: Any, ip: str = DE_IP, base_url: str = "http://testserver") -> httpx.AsyncClient:
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app, client=(ip, 1234)), base_url=base_url
+    )

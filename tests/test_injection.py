@@ -1,0 +1,565 @@
+"""Streaming HTML injection, tracker neutralisation, CSP and charset helpers."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from consentgate.injection import (
+    StreamInjector,
+    ascii_compatible,
+    charset_of,
+    csp_nonce,
+    csp_with_script_hashes,
+    script_hash,
+)
+
+HEAD = b"<!--H-->"
+BODY = b"<!--B-->"
+HOSTS = {"googletagmanager.com": "analytics", "googlesyndication.com": "ads"}
+PAGE = (
+    b"<!doctype html><html><head><title>t</title></head>"
+    b"<body><h1>Hello</h1><p>text</p></body></html>\n"
+)
+INERT = b'<script type="text/plain" data-consentgate-category="analytics"'
+
+
+def inject(
+    page: bytes,
+    cuts: list[int] | None = None,
+    *,
+    hosts: dict[str, str] | None = None,
+    max_tag: int = 8192,
+    head: bytes = HEAD,
+    body: bytes = BODY,
+) -> bytes:
+    """Feed ``page`` cut at ``cuts`` (whole when ``None``) and return the full output."""
+    injector = StreamInjector(head, body, inert_hosts=hosts, max_tag=max_tag)
+    bounds = [0, *sorted(cuts or []), len(page)]
+    out = [injector.feed(page[a:b]) for a, b in zip(bounds, bounds[1:], strict=False)]
+    return b"".join(out) + injector.finish()
+
+
+def neutralise(tag: bytes) -> bytes:
+    """The output for a lone script start tag with the tracker hosts configured."""
+    return inject(tag, hosts=HOSTS, head=b"", body=b"")
+
+
+# --- head snippet ------------------------------------------------------------------------
+
+
+def test_head_snippet_follows_head_tag_with_attributes_and_upper_case() -> None:
+    page = b'<html><HEAD lang="en">x</HEAD><body></body>'
+    assert inject(page) == b'<html><HEAD lang="en">' + HEAD + b"x</HEAD><body>" + BODY + b"</body>"
+
+
+def test_head_tag_with_quoted_gt_in_attribute_ends_at_real_gt() -> None:
+    page = b"<head\n data-x='>' data-y=\"a>b\">t</head><body></body>"
+    assert inject(page).startswith(b"<head\n data-x='>' data-y=\"a>b\">" + HEAD + b"t</head>")
+
+
+def test_self_closing_head_tag_is_head() -> None:
+    assert inject(b"<head/><body></body>").startswith(b"<head/>" + HEAD + b"<body>")
+
+
+@pytest.mark.parametrize("tag", [b"<header>", b"<headx>", b"<head-x>"])
+def test_header_and_lookalike_tags_are_not_head(tag: bytes) -> None:
+    page = tag + b"x<body>y</body>"
+    assert inject(page) == tag + b"x<body>y" + HEAD + BODY + b"</body>"
+
+
+def test_without_head_tag_head_snippet_goes_right_before_body_snippet() -> None:
+    page = b"<html><body>x</body></html>"
+    assert inject(page) == b"<html><body>x" + HEAD + BODY + b"</body></html>"
+
+
+def test_head_tag_after_body_tag_does_not_count() -> None:
+    page = b"<body><head>x</body>"
+    assert inject(page) == b"<body><head>x" + HEAD + BODY + b"</body>"
+
+
+def test_head_end_tag_before_any_head_tag_defers_head_snippet() -> None:
+    page = b"<title>t</title></head><head>x</body>"
+    assert inject(page) == b"<title>t</title></head><head>x" + HEAD + BODY + b"</body>"
+
+
+def test_only_first_head_tag_gets_head_snippet() -> None:
+    page = b"<head>a<head>b</head><body></body>"
+    assert inject(page) == b"<head>" + HEAD + b"a<head>b</head><body>" + BODY + b"</body>"
+
+
+def test_head_tag_inside_comment_is_ignored() -> None:
+    page = b"<!-- <head> --><head>x</head>"
+    assert inject(page) == b"<!-- <head> --><head>" + HEAD + b"x</head>" + BODY
+
+
+# --- body snippet ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("end", [b"</body>", b"</BODY>", b"</body >", b"</Body\n>"])
+def test_body_snippet_goes_before_body_end_tag_in_any_case(end: bytes) -> None:
+    assert inject(b"<body>x" + end + b"</html>") == b"<body>x" + HEAD + BODY + end + b"</html>"
+
+
+def test_bodyx_end_tag_is_not_body_end() -> None:
+    assert inject(b"<head>x</bodyx>") == b"<head>" + HEAD + b"x</bodyx>" + BODY
+
+
+def test_without_body_end_tag_snippets_are_appended_by_finish() -> None:
+    injector = StreamInjector(HEAD, BODY)
+    assert injector.feed(b"<p>no body end") == b"<p>no body end"
+    assert injector.finish() == HEAD + BODY
+
+
+def test_last_body_end_tag_wins() -> None:
+    page = b"<head></head><body>a</body>b</body>c"
+    assert inject(page) == b"<head>" + HEAD + b"</head><body>a</body>b" + BODY + b"</body>c"
+
+
+def test_body_end_tag_is_held_back_until_finish() -> None:
+    injector = StreamInjector(HEAD, BODY)
+    assert injector.feed(b"<head>x</body></html>") == b"<head>" + HEAD + b"x"
+    assert injector.finish() == BODY + b"</body></html>"
+
+
+def test_tail_longer_than_max_tag_commits_before_held_body_end_tag() -> None:
+    # A second "</body" more than max_tag bytes after the first is ordinary text.
+    page = b"<head>a</body>" + b"x" * 100 + b"</body>z"
+    expected = b"<head>" + HEAD + b"a" + BODY + b"</body>" + b"x" * 100 + b"</body>z"
+    assert inject(page, max_tag=64) == expected
+    assert inject(page, [30, 60, 90, 120], max_tag=64) == expected
+
+
+def test_held_tail_is_released_once_longer_than_max_tag() -> None:
+    injector = StreamInjector(HEAD, BODY, max_tag=64)
+    assert injector.feed(b"<head>a</body>") == b"<head>" + HEAD + b"a"
+    assert injector.feed(b"y" * 100) == BODY + b"</body>" + b"y" * 100
+    assert injector.feed(b"</body>") == b"</body>"
+    assert injector.finish() == b""
+
+
+def test_body_end_tag_inside_script_text_is_ignored() -> None:
+    page = b"<head>x</body><script>var s = '</body>';</script>"
+    assert inject(page) == b"<head>" + HEAD + b"x" + BODY + b"</body><script>var s = '</body>';</script>"
+
+
+def test_body_end_tag_inside_comment_is_ignored() -> None:
+    page = b"<head>x</body><!-- </body> -->"
+    assert inject(page) == b"<head>" + HEAD + b"x" + BODY + b"</body><!-- </body> -->"
+
+
+def test_short_comment_forms_close_immediately() -> None:
+    page = b"<!--><head>a<!--->b</body>"
+    assert inject(page) == b"<!--><head>" + HEAD + b"a<!--->b" + BODY + b"</body>"
+
+
+def test_snippets_are_inserted_verbatim_and_never_scanned() -> None:
+    head = b'<script src="https://www.googletagmanager.com/gtm.js"></script></body><head>'
+    page = b"<head></head><body></body>"
+    out = inject(page, hosts=HOSTS, head=head, body=b"<script>x</script>")
+    assert out == b"<head>" + head + b"</head><body><script>x</script></body>"
+
+
+# --- chunking ----------------------------------------------------------------------------
+
+
+def test_every_two_chunk_split_of_a_small_page_gives_the_same_output() -> None:
+    page = (
+        b'<!doctype html><html><HEAD lang="x"><script src=\'//www.googletagmanager.com/a\'>'
+        b"</script><!-- c --></head><body><p>x</p></BODY >\n</html>\n"
+    )
+    whole = inject(page, hosts=HOSTS)
+    assert INERT in whole and whole.count(HEAD) == whole.count(BODY) == 1
+    for cut in range(len(page) + 1):
+        assert inject(page, [cut], hosts=HOSTS) == whole, cut
+
+
+def test_one_byte_chunks_give_the_same_output_as_whole() -> None:
+    page = PAGE.replace(b"<title>", b'<SCRIPT SRC="https://googletagmanager.com/g"></SCRIPT><title>')
+    assert inject(page, list(range(len(page))), hosts=HOSTS) == inject(page, hosts=HOSTS)
+
+
+def test_plain_text_is_returned_by_the_same_feed() -> None:
+    injector = StreamInjector(HEAD, BODY)
+    assert injector.feed(b"<html><p class=a>text</p> a < b") == b"<html><p class=a>text</p> a < b"
+
+
+def test_possible_tag_start_is_held_only_until_the_next_feed() -> None:
+    injector = StreamInjector(HEAD, BODY)
+    assert injector.feed(b"<html><he") == b"<html>"
+    assert injector.feed(b"ad>x</bo") == b"<head>" + HEAD + b"x"
+    assert injector.feed(b"dy>") == b""
+    assert injector.feed(b"<p") == b""  # Part of the held tail after "</body>".
+    assert injector.finish() == BODY + b"</body><p"
+
+
+FRAGMENTS = [
+    b"<head>",
+    b'<head lang="en">',
+    b"<head\n data-x='>'>",
+    b"<header>",
+    b"</head>",
+    b"<body>",
+    b'<body class="a b">',
+    b"</body>",
+    b"</body >",
+    b"</html>\n",
+    b"<p>text</p>",
+    b"text with < and > and = and ' and \"",
+    b"<!-- comment </body> <head> -->",
+    b"<!-->",
+    b"-->",
+    b"<!--",
+    b'<script src="https://www.googletagmanager.com/gtm.js?id=GTM-1" async></script>',
+    b"<script src='//pagead2.googlesyndication.com/pagead/js/a.js' type=module></script>",
+    b"<script src=https://googletagmanager.com/x data-a=\"'\">",
+    b'<script src="https://evilgoogletagmanager.com/x"></script>',
+    b'<script type="text/plain" src="//googletagmanager.com/y"></script>',
+    b"<script>document.write('<script src=//googletagmanager.com/z><\\/script></body>')</script>",
+    b'<script data-x=">" src="/local/googletagmanager.com.js">',
+    b"<script data-x='>' src=//googletagmanager.com/q data-y=\"'\">",
+    b"</script>",
+    b"<script",
+    b"<",
+    b'"',
+    b"'",
+    b"=",
+]
+
+
+@st.composite
+def pages(draw: st.DrawFn) -> bytes:
+    """A page built from HTML-ish fragments and noise, in random letter case."""
+    parts = draw(
+        st.lists(
+            st.one_of(
+                st.sampled_from(FRAGMENTS),
+                st.binary(max_size=12),
+                st.text(alphabet="<>/=\"' -!abdehopstyr", max_size=12).map(str.encode),
+            ),
+            max_size=30,
+        )
+    )
+    cases = draw(st.lists(st.booleans(), min_size=len(parts), max_size=len(parts)))
+    return b"".join(p.upper() if up else p for p, up in zip(parts, cases, strict=True))
+
+
+@settings(max_examples=400, deadline=None)
+@given(data=st.data(), page=pages(), max_tag=st.sampled_from([16, 40, 8192]))
+def test_output_does_not_depend_on_chunking(data: st.DataObject, page: bytes, max_tag: int) -> None:
+    cuts = data.draw(st.lists(st.integers(0, len(page)), max_size=12))
+    whole = inject(page, hosts=HOSTS, max_tag=max_tag)
+    assert inject(page, cuts, hosts=HOSTS, max_tag=max_tag) == whole
+
+
+@settings(max_examples=200, deadline=None)
+@given(page=pages(), max_tag=st.sampled_from([16, 40, 8192]))
+def test_one_byte_chunks_match_whole_for_random_pages(page: bytes, max_tag: int) -> None:
+    cuts = list(range(1, len(page)))
+    whole = inject(page, hosts=HOSTS, max_tag=max_tag)
+    assert inject(page, cuts, hosts=HOSTS, max_tag=max_tag) == whole
+
+
+@settings(max_examples=200, deadline=None)
+@given(page=pages())
+def test_without_inert_hosts_output_is_input_plus_each_snippet_once(page: bytes) -> None:
+    head, body = b"\x00H\x00", b"\x00B\x00"
+    out = inject(page.replace(b"\x00", b""), head=head, body=body)
+    assert out.count(head) == 1 and out.count(body) == 1
+    assert out.replace(head, b"").replace(body, b"") == page.replace(b"\x00", b"")
+
+
+def test_ten_megabyte_body_in_64k_chunks_flows_with_bounded_output() -> None:
+    unit = b'<div class="row"><p>Lorem ipsum <b>dolor</b> sit amet &amp; more</p></div>\n' * 12
+    unit += b'<script src="https://www.googletagmanager.com/gtm.js"></script><!-- c -->\n'
+    start = b"<!doctype html><html><head><title>t</title></head><body>\n"
+    end = b"</body></html>\n"
+    page = start + unit * ((10 * 1024 * 1024) // len(unit)) + end
+    max_tag = 8192
+    for hosts in (None, HOSTS):
+        injector = StreamInjector(HEAD, BODY, inert_hosts=hosts, max_tag=max_tag)
+        digest, total = hashlib.sha256(), 0
+        for i in range(0, len(page), 65536):
+            chunk = page[i : i + 65536]
+            out = injector.feed(chunk)
+            # Every script tag gains the same fixed number of bytes when rewritten.
+            growth = out.count(b"data-consentgate-category") * (len(INERT) - len(b"<script") + 17)
+            assert len(out) <= len(chunk) + len(HEAD) + len(BODY) + max_tag + growth
+            digest.update(out)
+            total += len(out)
+        out = injector.finish()
+        assert len(out) <= len(HEAD) + len(BODY) + max_tag
+        digest.update(out)
+        total += len(out)
+        expected = page.replace(b"<head>", b"<head>" + HEAD).replace(b"</body>", BODY + b"</body>")
+        if hosts:
+            expected = expected.replace(
+                b'<script src="https://www.googletagmanager.com/gtm.js">',
+                INERT + b' data-consentgate-src="https://www.googletagmanager.com/gtm.js">',
+            )
+        assert total == len(expected)
+        assert digest.digest() == hashlib.sha256(expected).digest()
+
+
+def test_feed_after_finish_raises_and_finish_is_idempotent() -> None:
+    injector = StreamInjector(HEAD, BODY)
+    assert injector.finish() == HEAD + BODY
+    assert injector.finish() == b""
+    with pytest.raises(RuntimeError):
+        injector.feed(b"x")
+
+
+# --- tracker neutralisation --------------------------------------------------------------
+
+
+def test_double_quoted_tracker_src_is_made_inert() -> None:
+    tag = b'<script async src="https://www.googletagmanager.com/gtag/js?id=G-1">'
+    expected = INERT + b' async data-consentgate-src="https://www.googletagmanager.com/gtag/js?id=G-1">'
+    assert neutralise(tag) == expected
+
+
+def test_single_quoted_tracker_src_is_made_inert() -> None:
+    tag = b"<script src='https://googletagmanager.com/gtm.js'>"
+    assert neutralise(tag) == INERT + b" data-consentgate-src='https://googletagmanager.com/gtm.js'>"
+
+
+def test_unquoted_tracker_src_is_made_inert() -> None:
+    tag = b"<script src=https://googletagmanager.com/gtm.js>"
+    assert neutralise(tag) == INERT + b" data-consentgate-src=https://googletagmanager.com/gtm.js>"
+
+
+def test_protocol_relative_subdomain_src_gets_its_hosts_category() -> None:
+    tag = b'<script src="//pagead2.googlesyndication.com/pagead/js/adsbygoogle.js">'
+    assert neutralise(tag) == (
+        b'<script type="text/plain" data-consentgate-category="ads"'
+        b' data-consentgate-src="//pagead2.googlesyndication.com/pagead/js/adsbygoogle.js">'
+    )
+
+
+@pytest.mark.parametrize(
+    "src",
+    [
+        b"HTTPS://WWW.GoogleTagManager.COM/gtm.js",
+        b"http://googletagmanager.com:8080/gtm.js",
+        b"https://user@googletagmanager.com./gtm.js",
+        b"https:\\\\googletagmanager.com\\gtm.js",
+        b"  //googletagmanager.com/gtm.js  ",
+        b"https://googletagmanager&#46;com/gtm.js",
+        b"wss://googletagmanager.com",
+    ],
+)
+def test_tracker_host_is_recognised_in_any_url_form(src: bytes) -> None:
+    assert neutralise(b'<script src="' + src + b'">').startswith(INERT)
+
+
+@pytest.mark.parametrize(
+    "src",
+    [
+        b"https://evilgoogletagmanager.com/gtm.js",
+        b"https://googletagmanager.com.evil.example/gtm.js",
+        b"/static/googletagmanager.com/gtm.js",
+        b"https://cdn.example/js?u=https://googletagmanager.com/gtm.js",
+        b"https://cdn.example/#//googletagmanager.com",
+        b"googletagmanager.js",
+    ],
+)
+def test_lookalike_host_path_and_query_are_not_matched(src: bytes) -> None:
+    tag = b'<script src="' + src + b'">'
+    assert neutralise(tag) == tag
+
+
+def test_existing_type_attribute_is_kept_as_data_type() -> None:
+    tag = b'<script type="module" src="https://googletagmanager.com/m.js" defer>'
+    expected = (
+        INERT + b' data-consentgate-type="module"'
+        b' data-consentgate-src="https://googletagmanager.com/m.js" defer>'
+    )
+    assert neutralise(tag) == expected
+
+
+@pytest.mark.parametrize("type_", [b'"text/plain"', b"'TEXT/PLAIN'", b"text/plain"])
+def test_script_already_text_plain_is_untouched(type_: bytes) -> None:
+    tag = b"<script type=" + type_ + b' src="https://googletagmanager.com/gtm.js">'
+    assert neutralise(tag) == tag
+
+
+def test_upper_case_tag_and_attribute_names_are_rewritten() -> None:
+    tag = b'<SCRIPT SRC="https://googletagmanager.com/gtm.js" TYPE="text/javascript">'
+    expected = (
+        b'<SCRIPT type="text/plain" data-consentgate-category="analytics"'
+        b' data-consentgate-src="https://googletagmanager.com/gtm.js"'
+        b' data-consentgate-type="text/javascript">'
+    )
+    assert neutralise(tag) == expected
+
+
+def test_gt_inside_quoted_attribute_stays_inside_the_rewritten_tag() -> None:
+    tag = b"<script data-x='a>b' src=\"//googletagmanager.com/x\">"
+    expected = INERT + b" data-x='a>b' data-consentgate-src=\"//googletagmanager.com/x\">"
+    assert neutralise(tag) == expected
+
+
+def test_every_duplicate_src_is_renamed() -> None:
+    tag = b'<script src="//googletagmanager.com/a" src="//googletagmanager.com/b">'
+    out = neutralise(tag)
+    assert out.count(b"data-consentgate-src=") == 2 and b" src=" not in out
+
+
+def test_script_text_containing_script_tags_is_not_rewritten() -> None:
+    page = (
+        b"<script>document.write('<script src=\"https://googletagmanager.com/gtm.js\">"
+        b"<\\/script>');</script>"
+    )
+    assert neutralise(page) == page
+
+
+def test_script_tag_in_comment_is_not_rewritten() -> None:
+    page = b'<!-- <script src="https://googletagmanager.com/gtm.js"></script> -->'
+    assert neutralise(page) == page
+
+
+def test_script_tag_after_inline_script_is_rewritten() -> None:
+    page = b'<script>var a = "<script>";</script><script src="//googletagmanager.com/g">'
+    out = neutralise(page)
+    assert out == b'<script>var a = "<script>";</script>' + INERT + b' data-consentgate-src="//googletagmanager.com/g">'
+
+
+def test_relative_and_inline_scripts_are_untouched() -> None:
+    page = b'<script src="/app.js"></script><script>gtag("config")</script><script src=app.js>'
+    assert neutralise(page) == page
+
+
+def test_script_tag_longer_than_max_tag_is_sent_unchanged() -> None:
+    tag = b'<script src="https://googletagmanager.com/gtm.js" data-pad="' + b"p" * 100 + b'">'
+    assert inject(tag, hosts=HOSTS, head=b"", body=b"", max_tag=64) == tag
+    assert inject(tag, [10, 70, 90], hosts=HOSTS, head=b"", body=b"", max_tag=64) == tag
+
+
+def test_script_tag_split_across_chunks_is_rewritten() -> None:
+    tag = b'<script src="https://www.googletagmanager.com/gtm.js">'
+    assert inject(tag, [3, 20, 40], hosts=HOSTS, head=b"", body=b"").startswith(INERT)
+
+
+def test_script_tag_split_inside_quoted_gt_is_rewritten_whole() -> None:
+    tag = b"<script data-x='>' src=//googletagmanager.com/q>"
+    expected = INERT + b" data-x='>' data-consentgate-src=//googletagmanager.com/q>"
+    for cut in range(1, len(tag)):
+        assert inject(tag, [cut], hosts=HOSTS, head=b"", body=b"") == expected, cut
+
+
+def test_most_specific_inert_host_wins() -> None:
+    hosts = {"google.com": "ads", "www.google.com": "analytics"}
+    out = inject(b'<script src="//www.google.com/a.js">', hosts=hosts, head=b"", body=b"")
+    assert out.startswith(INERT)
+
+
+def test_category_is_escaped_in_the_added_attribute() -> None:
+    out = inject(b"<script src=//t.example/a>", hosts={"t.example": 'a"b'}, head=b"", body=b"")
+    assert b'data-consentgate-category="a&quot;b"' in out
+
+
+# --- CSP ---------------------------------------------------------------------------------
+
+
+def test_csp_nonce_is_found_in_script_src() -> None:
+    assert csp_nonce("default-src 'nonce-d'; script-src 'self' 'nonce-abc+/='") == "abc+/="
+
+
+def test_csp_nonce_falls_back_to_default_src() -> None:
+    assert csp_nonce("img-src *; DEFAULT-SRC 'self' 'NONCE-xyz'") == "xyz"
+
+
+def test_csp_nonce_is_none_when_absent() -> None:
+    assert csp_nonce("script-src 'self'; default-src 'nonce-d'") is None
+    assert csp_nonce("img-src 'nonce-x'") is None
+    assert csp_nonce("") is None
+
+
+def test_csp_nonce_prefers_script_src_elem() -> None:
+    assert csp_nonce("script-src 'nonce-a'; script-src-elem 'nonce-b'") == "b"
+
+
+def test_csp_hashes_are_appended_to_script_src_without_nonce_or_unsafe_inline() -> None:
+    csp = "default-src 'self'; Script-Src  'self' https://cdn.example  ; img-src *;"
+    assert csp_with_script_hashes(csp, ["aGFzaA==", "b3RoZXI="]) == (
+        "default-src 'self'; Script-Src  'self' https://cdn.example 'sha256-aGFzaA==' "
+        "'sha256-b3RoZXI='  ; img-src *;"
+    )
+
+
+def test_csp_hashes_go_to_default_src_without_script_src() -> None:
+    csp = "default-src 'self';img-src *"
+    assert csp_with_script_hashes(csp, ["aA=="]) == "default-src 'self' 'sha256-aA==';img-src *"
+
+
+def test_csp_with_nonce_is_unchanged() -> None:
+    csp = "script-src 'self' 'nonce-abc'"
+    assert csp_with_script_hashes(csp, ["aA=="]) == csp
+
+
+def test_csp_with_unsafe_inline_is_unchanged() -> None:
+    csp = "default-src 'self'; script-src 'self' 'unsafe-inline'"
+    assert csp_with_script_hashes(csp, ["aA=="]) == csp
+
+
+def test_csp_unsafe_inline_voided_by_strict_dynamic_gets_hashes() -> None:
+    csp = "script-src 'unsafe-inline' 'strict-dynamic'"
+    assert csp_with_script_hashes(csp, ["aA=="]) == csp + " 'sha256-aA=='"
+
+
+def test_csp_without_script_or_default_src_is_unchanged() -> None:
+    csp = "img-src *; frame-ancestors 'none'"
+    assert csp_with_script_hashes(csp, ["aA=="]) == csp
+
+
+def test_csp_hash_already_present_is_not_repeated() -> None:
+    csp = "script-src 'self' 'sha256-aA=='"
+    assert csp_with_script_hashes(csp, ["aA==", "aA=="]) == csp
+
+
+def test_csp_only_the_first_of_duplicate_script_directives_counts() -> None:
+    csp = "script-src 'self'; script-src 'unsafe-inline'"
+    assert csp_with_script_hashes(csp, ["aA=="]) == (
+        "script-src 'self' 'sha256-aA=='; script-src 'unsafe-inline'"
+    )
+
+
+def test_script_hash_is_base64_sha256_of_exact_bytes() -> None:
+    body = b"window.x = 1;\n"
+    assert script_hash(body) == base64.b64encode(hashlib.sha256(body).digest()).decode()
+    assert script_hash(b"") == "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="
+
+
+# --- charsets ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("content_type", "charset"),
+    [
+        ("text/html", "utf-8"),
+        ("text/html; charset=ISO-8859-1", "iso-8859-1"),
+        ('text/html;charset="Windows-1252"', "windows-1252"),
+        ('text/html; foo="a;charset=x"; Charset = Shift_JIS ', "shift_jis"),
+        ("text/html; charset=", "utf-8"),
+    ],
+)
+def test_charset_of_reads_the_charset_parameter(content_type: str, charset: str) -> None:
+    assert charset_of(content_type) == charset
+
+
+@pytest.mark.parametrize(
+    "charset", ["utf-8", "UTF8", "ascii", "latin-1", "iso-8859-15", "windows-1252", "koi8-r"]
+)
+def test_ascii_compatible_charsets(charset: str) -> None:
+    assert ascii_compatible(charset)
+
+
+@pytest.mark.parametrize(
+    "charset", ["utf-16", "utf-16le", "utf-32", "utf-7", "iso-2022-jp", "no-such-charset", ""]
+)
+def test_ascii_incompatible_or_unknown_charsets(charset: str) -> None:
+    assert not ascii_compatible(charset)

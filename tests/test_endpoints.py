@@ -279,7 +279,9 @@ async def test_refusal_expires_cookies_of_refused_categories_on_every_parent_dom
             data={"action": "reject_all"},
             headers={"origin": "http://www.example.test", "cookie": "_ga=GA1; _ga_ABC=x; keep=1"},
         )
-    expiring = [h for h in response.headers.get_list("set-cookie") if not h.startswith("consentgate")]
+    expiring = [
+        h for h in response.headers.get_list("set-cookie") if not h.startswith("consentgate")
+    ]
     assert "_ga=; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Path=/" in expiring
     assert any(h.startswith("_ga=;") and "Domain=example.test" in h for h in expiring)
     assert any(h.startswith("_ga=;") and "Domain=www.example.test" in h for h in expiring)

@@ -144,7 +144,10 @@ def test_held_tail_is_released_once_longer_than_max_tag() -> None:
 
 def test_body_end_tag_inside_script_text_is_ignored() -> None:
     page = b"<head>x</body><script>var s = '</body>';</script>"
-    assert inject(page) == b"<head>" + HEAD + b"x" + BODY + b"</body><script>var s = '</body>';</script>"
+    assert (
+        inject(page)
+        == b"<head>" + HEAD + b"x" + BODY + b"</body><script>var s = '</body>';</script>"
+    )
 
 
 def test_body_end_tag_inside_comment_is_ignored() -> None:
@@ -169,7 +172,7 @@ def test_snippets_are_inserted_verbatim_and_never_scanned() -> None:
 
 def test_every_two_chunk_split_of_a_small_page_gives_the_same_output() -> None:
     page = (
-        b'<!doctype html><html><HEAD lang="x"><script src=\'//www.googletagmanager.com/a\'>'
+        b"<!doctype html><html><HEAD lang=\"x\"><script src='//www.googletagmanager.com/a'>"
         b"</script><!-- c --></head><body><p>x</p></BODY >\n</html>\n"
     )
     whole = inject(page, hosts=HOSTS)
@@ -179,7 +182,9 @@ def test_every_two_chunk_split_of_a_small_page_gives_the_same_output() -> None:
 
 
 def test_one_byte_chunks_give_the_same_output_as_whole() -> None:
-    page = PAGE.replace(b"<title>", b'<SCRIPT SRC="https://googletagmanager.com/g"></SCRIPT><title>')
+    page = PAGE.replace(
+        b"<title>", b'<SCRIPT SRC="https://googletagmanager.com/g"></SCRIPT><title>'
+    )
     assert inject(page, list(range(len(page))), hosts=HOSTS) == inject(page, hosts=HOSTS)
 
 
@@ -216,7 +221,7 @@ FRAGMENTS = [
     b"<!--",
     b'<script src="https://www.googletagmanager.com/gtm.js?id=GTM-1" async></script>',
     b"<script src='//pagead2.googlesyndication.com/pagead/js/a.js' type=module></script>",
-    b"<script src=https://googletagmanager.com/x data-a=\"'\">",
+    b'<script src=https://googletagmanager.com/x data-a="\'">',
     b'<script src="https://evilgoogletagmanager.com/x"></script>',
     b'<script type="text/plain" src="//googletagmanager.com/y"></script>',
     b"<script>document.write('<script src=//googletagmanager.com/z><\\/script></body>')</script>",
@@ -318,13 +323,17 @@ def test_feed_after_finish_raises_and_finish_is_idempotent() -> None:
 
 def test_double_quoted_tracker_src_is_made_inert() -> None:
     tag = b'<script async src="https://www.googletagmanager.com/gtag/js?id=G-1">'
-    expected = INERT + b' async data-consentgate-src="https://www.googletagmanager.com/gtag/js?id=G-1">'
+    expected = (
+        INERT + b' async data-consentgate-src="https://www.googletagmanager.com/gtag/js?id=G-1">'
+    )
     assert neutralise(tag) == expected
 
 
 def test_single_quoted_tracker_src_is_made_inert() -> None:
     tag = b"<script src='https://googletagmanager.com/gtm.js'>"
-    assert neutralise(tag) == INERT + b" data-consentgate-src='https://googletagmanager.com/gtm.js'>"
+    assert (
+        neutralise(tag) == INERT + b" data-consentgate-src='https://googletagmanager.com/gtm.js'>"
+    )
 
 
 def test_unquoted_tracker_src_is_made_inert() -> None:
@@ -411,7 +420,7 @@ def test_every_duplicate_src_is_renamed() -> None:
 
 def test_script_text_containing_script_tags_is_not_rewritten() -> None:
     page = (
-        b"<script>document.write('<script src=\"https://googletagmanager.com/gtm.js\">"
+        b'<script>document.write(\'<script src="https://googletagmanager.com/gtm.js">'
         b"<\\/script>');</script>"
     )
     assert neutralise(page) == page
@@ -425,7 +434,12 @@ def test_script_tag_in_comment_is_not_rewritten() -> None:
 def test_script_tag_after_inline_script_is_rewritten() -> None:
     page = b'<script>var a = "<script>";</script><script src="//googletagmanager.com/g">'
     out = neutralise(page)
-    assert out == b'<script>var a = "<script>";</script>' + INERT + b' data-consentgate-src="//googletagmanager.com/g">'
+    assert (
+        out
+        == b'<script>var a = "<script>";</script>'
+        + INERT
+        + b' data-consentgate-src="//googletagmanager.com/g">'
+    )
 
 
 def test_relative_and_inline_scripts_are_untouched() -> None:

@@ -34,7 +34,7 @@ UNKNOWN_CODES = frozenset({"XX", "ZZ", "T1", "A1", "A2", "O1", "AP"})
 
 def clean_country(code: str | None) -> str | None:
     """An uppercase two-letter country code, or ``None`` for anything that is not one."""
-    if not code or len(code) != 2:
+    if not code or len(code) != 2 or not code.isascii():
         return None
     code = code.upper()
     if not ("A" <= code[0] <= "Z" and "A" <= code[1] <= "Z") or code in UNKNOWN_CODES:

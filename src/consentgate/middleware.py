@@ -422,7 +422,7 @@ class ConsentMiddleware:
 class _Responder:
     """Per-request ``send`` wrapper: headers, cookie rules and streaming injection."""
 
-    __slots__ = ("gate", "inject", "injector", "scope", "send_", "visit")
+    __slots__ = ("gate", "inject", "injector", "pending", "scope", "send_", "visit")
 
     def __init__(
         self, gate: ConsentMiddleware, visit: Visit, scope: Scope, send: Send, *, inject: bool
@@ -433,11 +433,17 @@ class _Responder:
         self.send_ = send
         self.inject = inject
         self.injector: StreamInjector | None = None
+        # The start message of an injected response waits for the first body chunk: when that
+        # chunk is the whole body, the new Content-Length can be sent instead of none.
+        self.pending: Message | None = None
 
     async def send(self, message: Message) -> None:
         kind = message["type"]
         if kind == "http.response.start":
             message = self._start(message)
+            if self.injector is not None:
+                self.pending = message
+                return
         elif kind == "http.response.body" and self.injector is not None:
             body = self.injector.feed(message.get("body", b""))
             more = message.get("more_body", False)
@@ -445,6 +451,14 @@ class _Responder:
                 body += self.injector.finish()
                 self.injector = None
             message = {"type": kind, "body": body, "more_body": more}
+            if self.pending is not None:
+                start, self.pending = self.pending, None
+                if not more:
+                    start["headers"].append((b"content-length", str(len(body)).encode()))
+                await self.send_(start)
+        elif self.pending is not None:
+            start, self.pending = self.pending, None
+            await self.send_(start)
         await self.send_(message)
 
     def _start(self, message: Message) -> Message:

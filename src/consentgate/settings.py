@@ -545,7 +545,7 @@ class ConsentSettings(BaseSettings):
         if self.record_retention_days < self.ip_retention_days:
             problems.append("record_retention_days: must be at least ip_retention_days")
         if problems:
-            raise ValueError("; ".join(problems))
+            raise ValueError("\n".join(problems))  # one line per problem (see _describe)
         return self
 
     # -- helpers used by the middleware and the command line -------------------------------
@@ -650,6 +650,9 @@ def _describe(exc: ValidationError) -> list[str]:
             message = "missing"
         elif error["type"] == "extra_forbidden":
             message = "unknown setting (check its spelling against the README's settings table)"
+        if not error["loc"]:  # model-level checks name their settings themselves
+            lines.extend(message.splitlines())
+            continue
         value = error.get("input")
         shown = _mask(str(value)) if top in _SECRET_FIELDS else _short(value)
         line = f"{loc}: {message}"

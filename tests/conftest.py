@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -35,11 +34,10 @@ class FakeGeo:
 
 
 @pytest.fixture(autouse=True)
-def _clean_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in list(os.environ):
         if name.startswith("CONSENTGATE_") and name != "CONSENTGATE_TEST_PG_URL":
             monkeypatch.delenv(name)
-    yield
 
 
 def make_settings(**overrides: Any) -> ConsentSettings:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 import socket
 from collections.abc import AsyncIterator
@@ -17,8 +18,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from consentgate.ledger import ConsentRecord, SqlLedger
 from consentgate.ledger.sql import database_url
-
-import os
 
 PG_URL = os.environ.get("CONSENTGATE_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 T0 = datetime(2024, 3, 1, 12, 0, 0, 123456, tzinfo=UTC)

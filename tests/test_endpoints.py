@@ -35,7 +35,7 @@ async def test_form_accept_all_sets_cookie_and_redirects_to_next() -> None:
         response = await post(c, {"action": "accept_all", "next": "/article/1?x=1"})
         assert response.status_code == 303
         assert response.headers["location"] == "/article/1?x=1"
-        header = [h for h in response.headers.get_list("set-cookie") if "consentgate=" in h][0]
+        header = next(h for h in response.headers.get_list("set-cookie") if "consentgate=" in h)
         assert "HttpOnly" in header
         assert "SameSite=Lax" in header
         assert "Path=/" in header

@@ -51,12 +51,28 @@ _AFTER_HEAD, _AFTER_SCRIPT = range(2)
 # Start-tag tokenizer states (after the tag name), as in the HTML spec.
 _BEFORE_NAME, _NAME, _AFTER_NAME, _BEFORE_VALUE, _DQ, _SQ, _UNQUOTED = range(7)
 
-_HTML_WS = b"\t\n\f\r "
+# Token kinds found in markup.
+_SCRIPT_START, _END_BODY, _COMMENT_START, _HEAD_START, _BODY_START, _END_HEAD = range(6)
+_KINDS = {
+    b"<script": _SCRIPT_START,
+    b"</body": _END_BODY,
+    b"<!--": _COMMENT_START,
+    b"<head": _HEAD_START,
+    b"<body": _BODY_START,
+    b"</head": _END_HEAD,
+}
+#: Bytes that end a tag name.
+_DELIMS = frozenset(b"\t\n\f\r />")
 #: Token names that may still be completed by the next chunk (``<`` already seen).
 _TOKENS = (b"head", b"body", b"/head", b"/body", b"script", b"!--")
-_END_SCRIPT = re.compile(rb"</script(?=[\t\n\f\r />])", re.IGNORECASE)
 _NAME_STOP = re.compile(rb"[\t\n\f\r />=]")
 _UNQUOTED_STOP = re.compile(rb"[\t\n\f\r >]")
+#: A whole start tag after its name, in one go; fails, rather than guess, on incomplete data.
+_TAG_REST = re.compile(
+    rb"(?:[\t\n\f\r /]*+[^\t\n\f\r />][^\t\n\f\r />=]*+[\t\n\f\r ]*+"
+    rb"""(?:=[\t\n\f\r ]*+(?:"[^"]*+"|'[^']*+'|[^\t\n\f\r >"'][^\t\n\f\r >]*+|(?=>))|(?!=)))*+"""
+    rb"[\t\n\f\r /]*+>"
+)
 _SPACE = re.compile(rb"[\t\n\f\r ]*")
 _SPACE_SLASH = re.compile(rb"[\t\n\f\r /]*")
 #: One attribute of a complete start tag; mirrors :func:`_skip_tag` exactly.
@@ -75,15 +91,14 @@ _IDNA_DOTS = str.maketrans("\u3002\uff0e\uff61", "...")
 
 
 def _text_regex(head: bool, body: bool) -> re.Pattern[bytes]:
-    """The tokens worth stopping at in markup, given what is still to be done."""
-    names = [rb"(?P<script>script)"]
+    """The tokens worth stopping at in (lowercased) markup, given what is still to be done."""
+    names = [b"script", b"!--"]
     if head:
-        names += [rb"(?P<head>head)", rb"(?P<body>body)", rb"(?P<endhead>/head)"]
+        names += [b"head", b"body", b"/head"]
     if body:
-        names.append(rb"(?P<endbody>/body)")
-    # One leading literal "<" lets the regex engine skip ahead with a fast prefix scan.
-    pattern = rb"<(?:(?:" + rb"|".join(names) + rb")(?=[\t\n\f\r />])|(?P<comment>!--))"
-    return re.compile(pattern, re.IGNORECASE)
+        names.append(b"/body")
+    # Plain literals after one "<": the fastest form for the regex engine's prefix scan.
+    return re.compile(b"<(?:" + b"|".join(re.escape(name) for name in names) + b")")
 
 
 _TEXT_RX = {(h, b): _text_regex(h, b) for h in (False, True) for b in (False, True)}
@@ -95,12 +110,31 @@ def _maybe_token(rest: bytes) -> bool:
     return any(token.startswith(rest) for token in _TOKENS)
 
 
+def _script_end(low: bytes, pos: int) -> int:
+    """Index just past the first ``</script`` name from ``pos`` in lowercased ``low``, or -1."""
+    n = len(low)
+    i = low.find(b"</script", pos)
+    while i >= 0:
+        end = i + 8
+        if end >= n:
+            return -1
+        if low[end] in _DELIMS:
+            return end
+        i = low.find(b"</script", i + 1)
+    return -1
+
+
 def _skip_tag(data: bytes, pos: int, state: int) -> tuple[int, int]:
     """Tokenise start-tag attributes from ``pos`` in ``state``.
 
     Returns ``(index just past the closing ">", state)``, or ``(-1, state)`` when ``data``
     ends inside the tag; the state then resumes the scan on the next chunk.
     """
+    if state == _BEFORE_NAME:
+        # Common case first: the whole tag is there.
+        m = _TAG_REST.match(data, pos)
+        if m is not None:
+            return m.end(), state
     n = len(data)
     while pos < n:
         if state == _BEFORE_NAME:
@@ -155,17 +189,22 @@ def _skip_tag(data: bytes, pos: int, state: int) -> tuple[int, int]:
     return -1, state
 
 
+@functools.lru_cache(maxsize=1024)
 def _url_host(raw: bytes) -> str | None:
     """The host a ``src`` URL points to, or ``None`` for a relative URL (fail-closed parse).
 
     Any ``scheme:`` followed by any number of ``/`` or ``\\`` counts as absolute, entities and
-    percent-escapes are decoded, and IDNA dots and full-width letters are folded.
+    percent-escapes are decoded, and IDNA dots and full-width letters are folded. Cached:
+    pages keep loading the same few script URLs.
     """
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         text = raw.decode("latin-1")
-    url = html.unescape(text).translate(_URL_DROP).strip(_URL_TRIM)
+    url = html.unescape(text)
+    if "\t" in url or "\n" in url or "\r" in url:
+        url = url.translate(_URL_DROP)
+    url = url.strip(_URL_TRIM)
     m = _URL_SCHEME.match(url)
     if m is not None:
         rest = url[m.end() :]
@@ -286,13 +325,15 @@ class StreamInjector:
             # Nothing left to insert or rewrite: pass through untouched.
             return data
         n = len(data)
+        # Token search runs on a lowercased copy: literal finds beat case-insensitive regexes.
+        low = data.lower()
         pos = 0
         while pos < n:
             mode = self._mode
             if mode == _TEXT:
-                pos = self._text(data, pos)
+                pos = self._text(data, low, pos)
             elif mode == _SCRIPT:
-                pos = self._script(data, pos)
+                pos = self._script(data, low, pos)
             elif mode == _COMMENT:
                 pos = self._comment(data, pos)
             else:
@@ -359,17 +400,21 @@ class StreamInjector:
             tail.clear()
         self._held_at = self._base + start
 
-    def _enter_tag(self, capture: bool, after: int, start: int, scan: int) -> None:
-        """Start skipping (and, if ``capture``, holding) a start tag's attributes."""
+    def _enter_tag(self, capture: bool, after: int, start: int, scan: int, state: int) -> None:
+        """Continue skipping (and, if ``capture``, holding) a start tag on the next chunk."""
         self._mode = _TAG
         self._tag_capture = capture
         self._tag_after = after
-        self._tag_state = _BEFORE_NAME
+        self._tag_state = state
         self._tag_start = start
         self._tag_scan = scan
 
-    def _text(self, data: bytes, pos: int) -> int:
-        """Scan markup from ``pos``; return where the next mode starts (or ``len(data)``)."""
+    def _text(self, data: bytes, low: bytes, pos: int) -> int:
+        """Scan markup from ``pos``; return where the next mode starts (or ``len(data)``).
+
+        Complete script tags, script texts and comments are skipped inline; the other modes
+        only take over where one of them runs past the end of ``data``.
+        """
         n = len(data)
         at = pos
         while True:
@@ -377,62 +422,97 @@ class StreamInjector:
             if rx is None:
                 self._sink.append(data[pos:])
                 return n
-            m = rx.search(data, at)
+            m = rx.search(low, at)
             if m is None:
                 # Hold back a "<" near the end that the next chunk may turn into a token.
-                k = data.rfind(b"<", max(at, n - 8))
-                if k >= 0 and _maybe_token(data[k + 1 :]):
+                k = low.rfind(b"<", max(at, n - 8))
+                if k >= 0 and _maybe_token(low[k + 1 :]):
                     self._sink.append(data[pos:k])
                     self._carry = data[k:]
                 else:
                     self._sink.append(data[pos:])
                 return n
-            kind = m.lastgroup
             start, end = m.span()
-            if kind == "endbody":
+            kind = _KINDS[m.group()]
+            if kind != _COMMENT_START:
+                if end >= n:
+                    # The next byte decides whether the name ends here.
+                    self._sink.append(data[pos:start])
+                    self._carry = data[start:]
+                    return n
+                if low[end] not in _DELIMS:
+                    at = start + 1
+                    continue
+            if kind == _END_BODY:
                 self._end_body(data, pos, start)
                 pos, at = start, end
-            elif kind == "script":
+            elif kind == _SCRIPT_START:
+                tag_end, state = _skip_tag(data, end, _BEFORE_NAME)
                 if self._hosts:
-                    # Hold the whole tag back: it may have to be rewritten.
-                    self._sink.append(data[pos:start])
-                    self._enter_tag(True, _AFTER_SCRIPT, start, end)
-                    return start
-                self._sink.append(data[pos:end])
-                self._enter_tag(False, _AFTER_SCRIPT, end, end)
-                return end
-            elif kind == "comment":
-                # Resume at the "--" of "<!--" so that "<!-->" and "<!--->" close at once.
-                self._sink.append(data[pos : start + 2])
-                self._mode = _COMMENT
-                return start + 2
-            elif kind == "head":
-                self._sink.append(data[pos:end])
+                    if tag_end < 0:
+                        # Hold the whole tag back: it may have to be rewritten.
+                        self._sink.append(data[pos:start])
+                        self._enter_tag(True, _AFTER_SCRIPT, start, n, state)
+                        return start
+                    if tag_end - start <= self._max_tag:
+                        tag = data[start:tag_end]
+                        new = self._neutralise(tag)
+                        if new is not tag:
+                            self._sink.append(data[pos:start])
+                            self._sink.append(new)
+                            pos = tag_end
+                elif tag_end < 0:
+                    self._sink.append(data[pos:])
+                    self._enter_tag(False, _AFTER_SCRIPT, 0, 0, state)
+                    return n
+                at = _script_end(low, tag_end)
+                if at < 0:
+                    self._sink.append(data[pos:tag_end])
+                    self._mode = _SCRIPT
+                    return tag_end
+                # The closing "</script" is plain text from here on (as its ">" is).
+            elif kind == _COMMENT_START:
+                # Search from the "--" of "<!--" so that "<!-->" and "<!--->" close at once.
+                i = data.find(b"-->", start + 2)
+                if i < 0:
+                    self._sink.append(data[pos : start + 2])
+                    self._mode = _COMMENT
+                    return start + 2
+                at = i + 3
+            elif kind == _HEAD_START:
                 self._head_state = _IN_TAG
                 self._update_rx()
-                self._enter_tag(False, _AFTER_HEAD, end, end)
-                return end
+                tag_end, state = _skip_tag(data, end, _BEFORE_NAME)
+                if tag_end < 0:
+                    self._sink.append(data[pos:])
+                    self._enter_tag(False, _AFTER_HEAD, 0, 0, state)
+                    return n
+                self._sink.append(data[pos:tag_end])
+                self._sink.append(self._head)
+                self._head_state = _DONE
+                self._update_rx()
+                pos = at = tag_end
             else:
                 # "<body" or "</head" before any "<head": head goes with the body snippet.
                 self._head_state = _DEFERRED
                 self._update_rx()
                 at = end
 
-    def _script(self, data: bytes, pos: int) -> int:
-        """Skip script text up to and including ``</script``."""
-        m = _END_SCRIPT.search(data, pos)
-        if m is None:
+    def _script(self, data: bytes, low: bytes, pos: int) -> int:
+        """Skip script text up to and including the ``</script`` name."""
+        end = _script_end(low, pos)
+        if end < 0:
             n = len(data)
-            k = data.rfind(b"<", max(pos, n - 8))
-            if k >= 0 and b"/script".startswith(data[k + 1 :].lower()):
+            k = low.rfind(b"<", max(pos, n - 8))
+            if k >= 0 and b"/script".startswith(low[k + 1 :]):
                 self._sink.append(data[pos:k])
                 self._carry = data[k:]
             else:
                 self._sink.append(data[pos:])
             return n
-        self._sink.append(data[pos : m.end()])
+        self._sink.append(data[pos:end])
         self._mode = _TEXT
-        return m.end()
+        return end
 
     def _comment(self, data: bytes, pos: int) -> int:
         """Skip comment text up to and including ``-->``."""
@@ -505,7 +585,8 @@ class StreamInjector:
         while (m := _ATTRIBUTE.match(tag, pos)) is not None:
             name = m.group(1).lower()
             if name == b"src" or name == b"type":
-                value = next((v for v in m.group(2, 3, 4) if v is not None), b"")
+                # The value is in whichever of groups 2-4 matched last, if any.
+                value = m.group(m.lastindex) if m.lastindex != 1 else b""
                 if name == b"src":
                     src = value if src is None else src
                     renames.append((m.start(1), m.end(1), b"data-consentgate-src"))

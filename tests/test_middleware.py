@@ -506,3 +506,96 @@ _ROBUST = gate(
     country_header="cf-ipcountry",
     rate_limit_per_minute=100_000,
 )
+
+
+async def test_csp_nonce_is_reused_on_injected_scripts() -> None:
+    csp = b"default-src 'self'; script-src 'self' 'nonce-abc123'"
+    headers = [(b"content-type", b"text/html"), (b"content-security-policy", csp)]
+    app, _ = gate(
+        html_app(headers=headers), analytics={"provider": "ga4", "measurement_id": "G-TEST12345"}
+    )
+    async with client(app) as c:
+        response = await c.get("/")
+    scripts = response.text.count("<script")
+    assert scripts >= 4
+    assert response.text.count('nonce="abc123"') >= scripts
+    assert response.headers["content-security-policy"] == csp.decode()
+
+
+async def test_strict_csp_without_nonce_gets_hashes_of_every_inline_script() -> None:
+    import base64
+    import hashlib
+    import re
+
+    policies = [b"script-src 'self'", b"default-src 'self'"]
+    headers = [(b"content-type", b"text/html")] + [
+        (b"content-security-policy", p) for p in policies
+    ]
+    app, _ = gate(
+        html_app(headers=headers), analytics={"provider": "ga4", "measurement_id": "G-TEST12345"}
+    )
+    async with client(app) as c:
+        response = await c.get("/")
+    inline = re.findall(r"<script[^>]*>([^<]+)</script>", response.text)
+    assert len(inline) >= 2  # Consent Mode head script and the inert GA4 config
+    for header in response.headers.get_list("content-security-policy"):
+        for body in inline:
+            digest = base64.b64encode(hashlib.sha256(body.encode()).digest()).decode()
+            assert f"'sha256-{digest}'" in header
+
+
+async def test_vary_is_merged_and_public_cache_control_becomes_private() -> None:
+    headers = [
+        (b"content-type", b"text/html"),
+        (b"vary", b"Accept-Language"),
+        (b"cache-control", b"public, max-age=600"),
+    ]
+    app, _ = gate(html_app(headers=headers))
+    async with client(app) as c:
+        response = await c.get("/")
+    assert response.headers["vary"] == "Accept-Language, Cookie"
+    assert response.headers["cache-control"] == "private, max-age=600"
+
+
+async def test_no_store_cache_control_is_kept() -> None:
+    headers = [(b"content-type", b"text/html"), (b"cache-control", b"no-store")]
+    app, _ = gate(html_app(headers=headers))
+    async with client(app) as c:
+        response = await c.get("/")
+    assert response.headers["cache-control"] == "no-store"
+
+
+async def test_snippets_are_encoded_in_the_response_charset() -> None:
+    page = "<html><head></head><body>caf\xe9</body></html>".encode("latin-1")
+    headers = [(b"content-type", b"text/html; charset=iso-8859-1")]
+    app, _ = gate(html_app(page, headers))
+    async with client(app) as c:
+        response = await c.get("/", headers={"accept-language": "fr"})
+    raw = response.content
+    assert "caf\xe9".encode("latin-1") in raw
+    assert b"&#8217;" in raw or "\u2019".encode("latin-1", "ignore") == b""  # curly quote as ref
+    raw.decode("latin-1")  # still valid latin-1
+
+
+async def test_streamed_page_is_injected_without_content_length() -> None:
+    async def app_(scope: Any, receive: Any, send: Any) -> None:
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-type", b"text/html"), (b"content-length", b"999")],
+            }
+        )
+        for part in (b"<html><he", b"ad></head><body>x</bo", b"dy></html>"):
+            await send({"type": "http.response.body", "body": part, "more_body": True})
+        await send({"type": "http.response.body", "body": b""})
+
+    app, _ = gate(app_)
+    async with client(app) as c:
+        response = await c.get("/")
+    assert "content-length" not in response.headers or int(
+        response.headers["content-length"]
+    ) == len(response.content)
+    assert response.text.startswith("<html><head><script>")
+    assert response.text.endswith("</body></html>")
+    assert 'id="consentgate-banner"' in response.text

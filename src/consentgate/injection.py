@@ -16,6 +16,10 @@ The scanner is a small approximation of the HTML tokenizer, enough for injection
   skipped: nothing in there is injected into or rewritten. Other tags, ``<style>``, CDATA and
   the "double escaped" script states are not special-cased.
 
+Cost per chunk is one ``bytes.lower()`` plus a literal-prefix regex scan of it, and a little
+Python work per ``<script``, comment or ``</body`` met; there is no per-byte Python loop.
+Once both snippets are in and no hosts are to be neutralised, chunks pass through untouched.
+
 Everything here works on bytes, so the stream's charset must be ASCII-compatible (see
 :func:`ascii_compatible`). This module knows nothing about ASGI, settings or the rest of
 consentgate.
@@ -105,8 +109,7 @@ _TEXT_RX = {(h, b): _text_regex(h, b) for h in (False, True) for b in (False, Tr
 
 
 def _maybe_token(rest: bytes) -> bool:
-    """Whether ``<`` + ``rest`` at the end of a chunk may still become a token."""
-    rest = rest.lower()
+    """Whether ``<`` + lowercased ``rest`` at the end of a chunk may still become a token."""
     return any(token.startswith(rest) for token in _TOKENS)
 
 
@@ -243,9 +246,9 @@ class StreamInjector:
       longer than that).
     * Snippets are inserted verbatim, never scanned.
 
-    Apart from the held ``</body`` tail and a possible token or script tag in progress (both
-    at most ``max_tag`` bytes), every byte fed is returned by that :meth:`feed` call or the
-    next, and the output does not depend on how the stream is cut into chunks.
+    Apart from the held ``</body`` tail and a possible token or script tag in progress (each
+    at most ``max_tag`` bytes between calls), every byte fed is returned by that :meth:`feed`
+    call or the next, and the output does not depend on how the stream is cut into chunks.
     """
 
     __slots__ = (
@@ -280,7 +283,10 @@ class StreamInjector:
         inert_hosts: Mapping[str, str] | None = None,
         max_tag: int = 8192,
     ) -> None:
-        """Prepare to inject ``head`` and ``body``; ``inert_hosts`` maps host to category."""
+        """Prepare to inject ``head`` and ``body``; ``inert_hosts`` maps host to category.
+
+        ``max_tag`` bounds what is ever held back (at least 16; a :class:`ValueError` else).
+        """
         if max_tag < 16:
             raise ValueError("max_tag must be at least 16")
         self._head = bytes(head)
@@ -586,7 +592,8 @@ class StreamInjector:
             name = m.group(1).lower()
             if name == b"src" or name == b"type":
                 # The value is in whichever of groups 2-4 matched last, if any.
-                value = m.group(m.lastindex) if m.lastindex != 1 else b""
+                last = m.lastindex or 1
+                value = m.group(last) if last > 1 else b""
                 if name == b"src":
                     src = value if src is None else src
                     renames.append((m.start(1), m.end(1), b"data-consentgate-src"))

@@ -507,7 +507,8 @@ class _Responder:
 
     def _prepare_injection(self, headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
         gate = self.gate
-        content_type = csp = ""
+        content_type = ""
+        policies: list[str] = []
         vary: list[bytes] = []
         cache_control: bytes | None = None
         kept = []
@@ -518,7 +519,7 @@ class _Responder:
             if lowered == b"content-type":
                 content_type = value.decode("latin-1")
             elif lowered == b"content-security-policy":
-                csp = value.decode("latin-1")
+                policies.append(value.decode("latin-1"))
             elif lowered == b"vary":
                 vary.append(value)
                 continue
@@ -529,21 +530,20 @@ class _Responder:
         charset = charset_of(content_type)
         if not ascii_compatible(charset):
             return headers  # e.g. UTF-16: the markup cannot be found byte-wise; leave it alone
-        nonce = csp_nonce(csp) if csp else None
+        nonce = next((n for n in map(csp_nonce, policies) if n), None)
         query = self.scope.get("query_string", b"")
         here = self.scope["path"] + ("?" + query.decode("latin-1") if query else "")
         head, body = gate.snippets(self.visit, here, nonce)
-        if csp and nonce is None:
+        if policies and nonce is None:
             hashes = [
                 script_hash(s.encode(charset, "xmlcharrefreplace"))
                 for s in inline_scripts(head + body)
             ]
-            new_csp = csp_with_script_hashes(csp, hashes)
-            if new_csp != csp:
-                kept = [
-                    (k, new_csp.encode("latin-1") if k.lower() == b"content-security-policy" else v)
-                    for k, v in kept
-                ]
+            # Every policy must allow the scripts, so each one gets the hashes it lacks.
+            kept = [
+                (k, _with_hashes(v, hashes) if k.lower() == b"content-security-policy" else v)
+                for k, v in kept
+            ]
         kept.append((b"vary", _merge_vary(vary)))
         kept.append((b"cache-control", _private(cache_control)))
         self.injector = StreamInjector(
@@ -552,6 +552,10 @@ class _Responder:
             inert_hosts=gate.inert_hosts(self.visit.consent.granted),
         )
         return kept
+
+
+def _with_hashes(policy: bytes, hashes: list[str]) -> bytes:
+    return csp_with_script_hashes(policy.decode("latin-1"), hashes).encode("latin-1")
 
 
 def _has_html(headers: Iterable[tuple[bytes, bytes]]) -> bool:

@@ -100,6 +100,7 @@ _SCHEMA_LOCK = 0x636F_6E73_656E_7467
 _BACKOFF_START = 0.1
 _BACKOFF_CAP = 30.0
 _FIRST_PURGE_DELAY = 5.0
+_CLOSE_GRACE = 1.0
 _DROP_LOG_EVERY = 60.0
 _SQLITE_BUSY_TIMEOUT_MS = 5000
 _PG_CONNECT_TIMEOUT = 10
@@ -478,22 +479,31 @@ class SqlLedger:
         await self._ensure_schema()
 
     async def close(self, drain_seconds: float = 5.0) -> None:
-        """Write what is queued within ``drain_seconds``, spool the rest, release the engine."""
+        """Write what is queued within ``drain_seconds``, spool the rest, release the engine.
+
+        A database call already under way may take up to a second more to end: cut off, a
+        driver thread (aiosqlite) would outlive the event loop.
+        """
         if self._closed:
             return
         loop = asyncio.get_running_loop()
         deadline = loop.time() + max(0.0, drain_seconds)
+
+        def time_left() -> float:  # until the deadline, plus the grace for a call under way
+            return max(0.0, deadline + _CLOSE_GRACE - loop.time())
+
         self._stopping = True
         self._stop.set()
         self._wake.set()
         if self._tasks:
-            # The writer finishes its batch and stops; the purger need not finish.
-            _, running = await asyncio.wait(self._tasks, timeout=max(0.0, deadline - loop.time()))
+            # Both tasks stop after their current step.
+            _, running = await asyncio.wait(self._tasks, timeout=time_left())
             for task in running:
                 task.cancel()
             await asyncio.gather(*self._tasks, return_exceptions=True)
-        with suppress(TimeoutError):
-            await asyncio.wait_for(self._write_pending(deadline), max(0.0, deadline - loop.time()))
+        if loop.time() < deadline:
+            with suppress(TimeoutError):
+                await asyncio.wait_for(self._write_pending(deadline), time_left())
         self._closed = True
         leftovers = list(self._pending)
         self._pending.clear()

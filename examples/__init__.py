@@ -1,0 +1,1 @@
+"""Examples of wiring consentgate into an app (not part of the installed package)."""

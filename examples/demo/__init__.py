@@ -1,0 +1,1 @@
+"""The demo site's entry point: ``uvicorn examples.demo.app:app``."""

@@ -320,3 +320,35 @@ def test_unregulated_visitor_with_gpc_gets_non_personalized_ads(
     assert (
         v.page.evaluate("window.adsbygoogle && window.adsbygoogle.requestNonPersonalizedAds") == 1
     )
+
+
+def test_page_with_its_own_open_element_hides_the_default_link_and_reopens(
+    browser: Browser,
+) -> None:
+    page_html = (
+        '<!doctype html><html lang="en"><head><title>x</title></head><body><main>'
+        '<a href="/_consent/settings" id="mine" data-consentgate-open>Cookie choices</a>'
+        "</main></body></html>"
+    )
+
+    async def own(request: Request) -> HTMLResponse:
+        return HTMLResponse(page_html)
+
+    app = ConsentMiddleware(
+        Starlette(routes=[StarletteRoute("/", own)]),
+        settings=make_settings(trusted_proxies=["127.0.0.1"], country_header="x-test-country"),
+        ledger=MemoryLedger(),
+    )
+    with serve(app) as url:
+        v = Visitor(browser, "US")
+        try:
+            v.page.goto(url + "/")
+            v.page.wait_for_timeout(200)
+            assert not v.page.locator("#consentgate-reopen").is_visible()
+            assert not banner_open(v.page)
+            v.page.click("#mine")
+            v.page.wait_for_timeout(200)
+            assert banner_open(v.page)
+            assert v.page.url == url + "/"
+        finally:
+            v.close()

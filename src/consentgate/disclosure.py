@@ -37,7 +37,7 @@ __all__ = [
 _LANG = "en"
 _DAYS_PER_MONTH = 30.4375
 _THIS_SITE = "This site"
-_NOT_STATED = "Not stated by the service"
+_NOT_STATED = "Not stated"
 
 #: How long Google's own cookies live, as Google documents them ("How Google uses cookies").
 _GOOGLE_COOKIES: dict[str, tuple[str, str]] = {
@@ -197,7 +197,9 @@ def policy_sections(settings: ConsentSettings) -> list[Section]:
         sections.append(_analytics(settings))
     if settings.ads.provider != "none":
         sections.append(_advertising(settings))
-    sections += [_gpc(settings), _lifetime(settings), _withdraw(settings), _records(settings)]
+    if settings.ads.provider != "none" or any(s.category == "advertising" for s in services):
+        sections.append(_gpc(settings))
+    sections += [_lifetime(settings), _withdraw(settings), _records(settings)]
     return sections
 
 
@@ -273,7 +275,7 @@ def _who_is_asked(settings: ConsentSettings) -> Section:
         paragraphs = [
             f"Visitors from {where} are asked for consent on their first visit. Until they "
             "choose, only strictly necessary cookies are used. We work out your country from "
-            "your IP address when the page is requested; we do not store it for this.",
+            "your IP address each time you request a page.",
             (
                 "If we cannot tell where you are, we ask you too."
                 if unknown_asked
@@ -302,7 +304,7 @@ def _categories(settings: ConsentSettings, services: Iterable[ServiceSpec]) -> S
             else " We currently use no service in this category."
         )
         if category.required:
-            used += f" Your choice itself is kept in the {settings.cookie_name!r} cookie."
+            used += f' Your choice itself is kept in the "{settings.cookie_name}" cookie.'
         paragraphs.append(f"{title} ({state}). {_sentence(description)}{used}")
     return Section("categories", "What we use, by category", paragraphs)
 
@@ -327,7 +329,7 @@ def _third_parties(services: Iterable[ServiceSpec]) -> Section:
         paragraphs = []
         for vendor, listed in vendors.items():
             names = _join([s.name for s in listed])
-            text = f"{vendor} provides {names} as a third party and processes data for it."
+            text = f"{vendor}, a third party, provides {names} and processes data to do so."
             if vendor == "Google":
                 text += (
                     " How Google uses information from sites that use its services: "
@@ -414,7 +416,7 @@ def _lifetime(settings: ConsentSettings) -> Section:
         "how-long",
         "How long your choice lasts",
         [
-            f"We keep your choice in the {settings.cookie_name!r} cookie for "
+            f'We keep your choice in the "{settings.cookie_name}" cookie for '
             f"{_months(days)} months ({days} days) from the moment you make it, and then ask "
             "you again. We also ask again when we publish a new revision of this policy or "
             "change what we offer; your earlier choices are then filled in for you.",

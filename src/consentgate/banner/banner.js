@@ -188,6 +188,9 @@
     granted = words(banner.getAttribute("data-granted") ||
       d.documentElement.getAttribute("data-consentgate-granted"));
     had = granted.slice();
+    // A page with its own data-consentgate-open element does not need our link as well.
+    var own = el("reopen");
+    if (own && d.querySelectorAll("[data-consentgate-open]").length > 1) own.parentElement.hidden = true;
     d.addEventListener("click", onClick);
     d.addEventListener("keydown", onKey);
     if (!banner.hidden) {

@@ -13,8 +13,7 @@ import logging
 import time
 import urllib.parse
 from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping, Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from .banner import Banner
 from .consent import Consent
@@ -47,8 +46,7 @@ _JSON = b"application/json"
 _NO_STORE = (b"cache-control", b"no-store")
 
 
-@dataclass(frozen=True, slots=True)
-class Visit:
+class Visit(NamedTuple):
     """What the middleware found out about one request before the app or an endpoint runs."""
 
     consent: Consent
@@ -63,8 +61,7 @@ class Visit:
 def header_map(headers: Iterable[tuple[bytes, bytes]]) -> dict[bytes, bytes]:
     """Request headers as a dict (lowercase names; repeated ones joined as HTTP allows)."""
     out: dict[bytes, bytes] = {}
-    for key, value in headers:
-        key = key.lower()
+    for key, value in headers:  # ASGI header names are lowercase already
         if key in out:
             out[key] += (b"; " if key == b"cookie" else b", ") + value
         else:

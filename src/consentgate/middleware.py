@@ -69,11 +69,6 @@ def find_cookie(header: bytes | None, name: bytes) -> str | None:
         start = index + 1
 
 
-def accepts_html(accept: bytes | None) -> bool:
-    """Whether an ``Accept`` header allows an HTML answer (missing or ``*/*`` does)."""
-    return accept is None or b"text/html" in accept or b"*/*" in accept or not accept.strip()
-
-
 class ConsentMiddleware:
     """Pure-ASGI consent middleware.
 
@@ -226,6 +221,7 @@ class ConsentMiddleware:
             tuple[str | None, str | None, bool], tuple[Consent, float, CookieState | None, bool]
         ] = {}
         self._cookie_categories: dict[str, str | None] = {}
+        self._countries: dict[str | None, str | None] = {}
         self._warned: set[str] = set()
         self._snippets: dict[tuple[Consent, str, str], tuple[str, str]] = {}
         self._started = False
@@ -263,7 +259,8 @@ class ConsentMiddleware:
         if self.endpoints.handles(path):
             await self.endpoints(scope, receive, send, visit)
             return
-        html = accepts_html(visit.headers.get(b"accept"))
+        accept = visit.headers.get(b"accept")
+        html = accept is None or b"html" in accept or b"*/*" in accept or not accept.strip()
         if html and b"accept-encoding" in visit.headers:
             scope = dict(scope)
             scope["headers"] = [
@@ -276,13 +273,11 @@ class ConsentMiddleware:
     def visit(self, scope: Scope) -> Visit:
         """Work out who is asking and what their consent allows."""
         headers = header_map(scope.get("headers") or ())
-        client = self.proxy.resolve(scope)
+        client = self.proxy.resolve(scope, headers)
         if self.country_header is not None and client.via_proxy and self.country_header in headers:
             country = clean_country(headers[self.country_header].decode("latin-1").strip())
-        elif client.ip is not None or isinstance(self.geo, FixedCountry):
-            country = self.geo.country(client.ip or "")
         else:
-            country = None
+            country = self._country(client.ip)
         gpc = headers.get(b"sec-gpc", b"").strip() == b"1"
         value = find_cookie(headers.get(b"cookie"), self.cookie_name)
         now = self.clock()
@@ -307,6 +302,21 @@ class ConsentMiddleware:
             self._consents.clear()
         self._consents[key] = (consent, deadline, cookie, resign)
         return Visit(consent, client, cookie, resign, gpc, headers)
+
+    def _country(self, ip: str | None) -> str | None:
+        # Same visitors come back page after page: remember their country (bounded).
+        try:
+            return self._countries[ip]
+        except KeyError:
+            pass
+        if ip is None and not isinstance(self.geo, FixedCountry):
+            country = None
+        else:
+            country = self.geo.country(ip or "")
+        if len(self._countries) >= _CACHE_LIMIT:
+            self._countries.clear()
+        self._countries[ip] = country
+        return country
 
     # -- lifespan ------------------------------------------------------------------------------
     async def startup(self) -> None:
@@ -465,6 +475,12 @@ class _Responder:
         gate = self.gate
         consent = self.visit.consent
         headers: list[tuple[bytes, bytes]] = list(message.get("headers", ()))
+        if (
+            not self.inject
+            and not self.visit.resign
+            and not any(k.lower() == b"set-cookie" for k, _ in headers)
+        ):
+            return message  # nothing to change: pass the app's message on as it is
         granted = consent.granted
         filtered = [
             (k, v)

@@ -9,17 +9,15 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 __all__ = ["ClientInfo", "ProxyResolver", "normalize_ip", "parse_forwarded"]
 
 Headers = Sequence[tuple[bytes, bytes]]
 
 
-@dataclass(frozen=True, slots=True)
-class ClientInfo:
+class ClientInfo(NamedTuple):
     """Who is asking, as far as the trusted-proxy rules let us know."""
 
     #: The client's IP address (IPv4-mapped IPv6 normalised to IPv4); ``None`` when unknown.
@@ -52,6 +50,20 @@ def _normalize_cached(value: str) -> str | None:
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
         return str(address.ipv4_mapped)
     return str(address)
+
+
+_PEERS: dict[str, str | None] = {}
+
+
+def _peer(value: str) -> str | None:
+    # Servers hand over canonical addresses; a dict hit is far cheaper than parsing each time.
+    try:
+        return _PEERS[value]
+    except KeyError:
+        if len(_PEERS) >= 65_536:
+            _PEERS.clear()
+        ip = _PEERS[value] = normalize_ip(value)
+        return ip
 
 
 def parse_forwarded(value: str) -> list[dict[str, str]]:
@@ -107,15 +119,21 @@ class ProxyResolver:
             return True
         return bool(self._ranges) and _in_ranges(ip, self._ranges)
 
-    def resolve(self, scope: Mapping[str, Any]) -> ClientInfo:
-        """The client of an ASGI HTTP or WebSocket ``scope``."""
+    def resolve(
+        self, scope: Mapping[str, Any], header_map: Mapping[bytes, bytes] | None = None
+    ) -> ClientInfo:
+        """The client of an ASGI HTTP or WebSocket ``scope`` (``header_map``: its headers)."""
         client = scope.get("client")
-        peer = normalize_ip(str(client[0])) if client else None
+        peer = _peer(client[0]) if client and isinstance(client[0], str) else None
         scheme = "https" if scope.get("scheme") in ("https", "wss") else "http"
-        headers: Headers = scope.get("headers") or []
-        host = _header(headers, b"host")
-        if not self.is_trusted(peer):
+        if header_map is not None:
+            raw_host = header_map.get(b"host")
+            host = raw_host.decode("latin-1") if raw_host is not None else None
+        else:
+            host = _header(scope.get("headers") or [], b"host")
+        if not self.enabled or not self.is_trusted(peer):
             return ClientInfo(peer, scheme, host.lower() if host else None)
+        headers: Headers = scope.get("headers") or []
         forwarded = _header(headers, b"forwarded", join=True)
         proto = fwd_host = None
         if forwarded is not None:

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, quote
 
 from starlette.requests import cookie_parser
 
@@ -53,6 +53,7 @@ SIMULATED_COUNTRIES: tuple[tuple[str, str], ...] = (
 _OFF = "auto"
 _PREFIX = "/demo/"
 _MAX_AGE = 30 * 86_400
+_URL_SAFE = "/?#&=%:@!$'()*+,;~-._"
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +121,8 @@ class VisitorSimulation:
     def _simulation(self, cookies: dict[str, str]) -> Simulation:
         chosen = cookies.get(COUNTRY_COOKIE)
         gpc = cookies.get(GPC_COOKIE) == "1"
+        if self.forced_country:
+            return Simulation(None, None, gpc, self.forced_country)
         if chosen == _OFF:
             return Simulation(None, "cookie", gpc, self.forced_country)
         country = clean_country(chosen)
@@ -154,7 +157,7 @@ async def _redirect(send: Send, location: str, set_cookie: str) -> None:
             "type": "http.response.start",
             "status": 303,
             "headers": [
-                (b"location", location.encode("latin-1", "replace")),
+                (b"location", quote(location, safe=_URL_SAFE).encode("ascii")),
                 (b"set-cookie", set_cookie.encode("latin-1")),
                 (b"cache-control", b"no-store"),
                 (b"content-length", b"0"),

@@ -48,6 +48,7 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager, suppress
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from os import PathLike
 from pathlib import Path
 from typing import Any, Protocol, TypeGuard
@@ -269,12 +270,18 @@ def _is_record_of(item: Item, consent_id: str) -> TypeGuard[ConsentRecord]:
     return isinstance(item, ConsentRecord) and item.consent_id == consent_id
 
 
+@lru_cache(maxsize=1024)
+def _granted_text(granted: tuple[str, ...]) -> str:
+    """The stored JSON form of a grant; a site has only a handful of distinct ones."""
+    return json.dumps(list(granted), separators=(",", ":"))
+
+
 def _record_row(record: ConsentRecord) -> dict[str, Any]:
     return {
         "consent_id": record.consent_id,
         "created_at": record.created_at,
         "action": record.action,
-        "granted": json.dumps(list(record.granted), separators=(",", ":")),
+        "granted": _granted_text(record.granted),
         "revision": record.revision,
         "country": record.country,
         "regulated": record.regulated,

@@ -233,9 +233,13 @@ def render_cookie_table_html(
             row.purpose,
             row.lifetime,
         )
+        # data-label lets a stylesheet show each row as a card on narrow screens.
         rows.append(
             f'<tr><th scope="row"><code>{escape(row.cookie)}</code></th>'
-            + "".join(f"<td>{escape(v)}</td>" for v in values)
+            + "".join(
+                f'<td data-label="{label}">{escape(value)}</td>'
+                for label, value in zip(head[1:], values, strict=True)
+            )
             + "</tr>"
         )
     return (

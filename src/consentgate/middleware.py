@@ -174,6 +174,7 @@ class ConsentMiddleware:
                                 vendor=s.vendor,
                                 privacy_url=s.privacy_url,
                                 cookies=s.cookies,
+                                description_key=s.description_key,
                             )
                             for s in self.services
                             if s.category == c.name

@@ -168,9 +168,12 @@ class Banner:
 
     def _service_view(self, lang: str, service: ServiceInfo) -> ServiceView:
         texts = self._texts[lang]
+        description = service.description
+        if service.description_key:
+            description = texts.get(service.description_key, description)
         vendor = service.vendor.strip() if service.vendor else ""
         if not vendor:
-            return ServiceView(service.name, service.description, None, None, None, service.cookies)
+            return ServiceView(service.name, description, None, None, None, service.cookies)
         line = _html.fill(texts["third_party"], vendor=vendor)
         link_url: str | None
         if vendor.lower() == _GOOGLE:
@@ -182,7 +185,7 @@ class Banner:
             link_url, link_text = service.privacy_url, texts["privacy_link"]
         return ServiceView(
             service.name,
-            service.description,
+            description,
             line,
             link_text if link_url else None,
             link_url,

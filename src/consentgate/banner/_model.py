@@ -19,6 +19,8 @@ class ServiceInfo:
     vendor: str | None
     privacy_url: str | None
     cookies: tuple[str, ...]
+    #: A banner text key whose translation replaces ``description`` (built-in services).
+    description_key: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

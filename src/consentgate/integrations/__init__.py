@@ -32,6 +32,8 @@ class ServiceSpec:
     cookie_path: str
     hosts: tuple[str, ...]
     scripts: tuple[str, ...]
+    #: Banner text key translating ``description`` (built-in services).
+    description_key: str | None = None
 
 
 def inert_scripts(html: str, category: str) -> str:

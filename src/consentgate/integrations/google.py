@@ -67,13 +67,17 @@ def builtin_services(config: GoogleConfig) -> list[ServiceSpec]:
             ServiceSpec(
                 name="Google Analytics 4",
                 category="analytics",
-                description="Visitor statistics. GA4 does not log or store IP addresses.",
+                description=(
+                    "Measures visits and how pages are used. Google Analytics 4 does not log or "
+                    "store IP addresses."
+                ),
                 vendor=GOOGLE,
                 privacy_url=PARTNER_SITES_URL,
                 cookies=("_ga", "_ga_*"),
                 cookie_path="/",
                 hosts=("googletagmanager.com", "google-analytics.com"),
                 scripts=(),
+                description_key="svc_ga4",
             )
         )
     if config.ads_provider in ("adsense", "gpt"):
@@ -82,13 +86,14 @@ def builtin_services(config: GoogleConfig) -> list[ServiceSpec]:
             ServiceSpec(
                 name=name,
                 category="advertising",
-                description="Shows ads; personalized only with your consent to advertising.",
+                description="Shows ads. They are personalised only if you allow advertising.",
                 vendor=GOOGLE,
                 privacy_url=PARTNER_SITES_URL,
                 cookies=_AD_COOKIES,
                 cookie_path="/",
                 hosts=("googlesyndication.com", "doubleclick.net", "googletagservices.com"),
                 scripts=(),
+                description_key="svc_google_ads",
             )
         )
     return services

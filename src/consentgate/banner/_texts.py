@@ -44,6 +44,8 @@ TEXT_KEYS: tuple[str, ...] = (
     "review",
     "status_granted",
     "status_denied",
+    "svc_ga4",
+    "svc_google_ads",
 )
 
 #: Keys missing from a shipped translation are taken from this language.

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from html import escape
 
-from .banner._texts import shipped_texts
+from .banner import shipped_texts
 from .integrations import ServiceSpec
 from .integrations.google import PARTNER_SITES_URL, GoogleConfig, builtin_services
 from .settings import EU_MEMBERS, EU_TERRITORIES, ConsentSettings

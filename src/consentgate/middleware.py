@@ -18,6 +18,7 @@ from typing import Any
 from .banner import Banner, CategoryInfo, ServiceInfo
 from .consent import AdMode, Consent
 from .cookie import ConsentCookie, CookieState
+from .disclosure import effective_services, google_config
 from .endpoints import ConsentEndpoints, CookieWriter, RateLimiter, Visit, header_map
 from .errors import ConfigError
 from .geo import CountryDatabase, FixedCountry, RegulatedCountries, clean_country, open_database
@@ -30,7 +31,7 @@ from .injection import (
     script_hash,
 )
 from .integrations import ServiceSpec, inert_scripts, inline_scripts
-from .integrations.google import BUILTIN_HOSTS, GoogleConfig, GoogleTags, builtin_services
+from .integrations.google import BUILTIN_HOSTS, GoogleTags
 from .ledger import Ledger, open_ledger
 from .policy import AdRules, Offer, decide
 from .proxy import ProxyResolver
@@ -95,6 +96,7 @@ class ConsentMiddleware:
             log.warning("consentgate: %s", warning)
 
         self.proxy = ProxyResolver(settings.trusted_proxies)
+        self.forced = settings.force_country is not None
         if settings.force_country:
             self.geo: CountryDatabase = FixedCountry(settings.force_country)
         else:
@@ -107,36 +109,9 @@ class ConsentMiddleware:
             settings.country_header.encode("latin-1") if settings.country_header else None
         )
 
-        google = GoogleConfig(
-            consent_mode=settings.google_consent_mode,
-            wait_for_update_ms=settings.wait_for_update_ms,
-            ads_data_redaction=settings.ads_data_redaction,
-            url_passthrough=settings.url_passthrough,
-            measurement_id=(
-                settings.analytics.measurement_id if settings.analytics.provider == "ga4" else None
-            ),
-            allow_google_signals=settings.analytics.allow_google_signals,
-            ads_provider=settings.ads.provider,
-            ads_client=settings.ads.client,
-        )
+        google = google_config(settings)
         self.google = GoogleTags(google)
-        self.services: tuple[ServiceSpec, ...] = (
-            *builtin_services(google),
-            *(
-                ServiceSpec(
-                    name=s.name,
-                    category=s.category,
-                    description=s.description,
-                    vendor=s.vendor,
-                    privacy_url=s.privacy_url,
-                    cookies=tuple(s.cookies),
-                    cookie_path=s.cookie_path,
-                    hosts=tuple(s.hosts),
-                    scripts=tuple(s.scripts),
-                )
-                for s in settings.services
-            ),
-        )
+        self.services: tuple[ServiceSpec, ...] = effective_services(settings, google)
         self.offer = Offer.build(
             ((c.name, c.required, c.cookie_code) for c in settings.categories),
             ((s.name, s.category, s.cookies) for s in self.services),
@@ -275,7 +250,12 @@ class ConsentMiddleware:
         """Work out who is asking and what their consent allows."""
         headers = header_map(scope.get("headers") or ())
         client = self.proxy.resolve(scope, headers)
-        if self.country_header is not None and client.via_proxy and self.country_header in headers:
+        if (
+            self.country_header is not None
+            and client.via_proxy
+            and self.country_header in headers
+            and not self.forced
+        ):
             country = clean_country(headers[self.country_header].decode("latin-1").strip())
         else:
             country = self._country(client.ip)

@@ -508,8 +508,11 @@ class ConsentSettings(BaseSettings):
         if value is None or value.strip().lower() in ("", "none", "off"):
             return None
         scheme = value.split(":", 1)[0].split("+", 1)[0].lower()
-        if scheme not in ("sqlite", "postgresql", "postgres") or "://" not in value:
-            raise ValueError("must be 'sqlite:///path.db', 'postgresql://…' or empty to disable")
+        if scheme not in ("sqlite", "postgresql", "postgres", "memory") or "://" not in value:
+            raise ValueError(
+                "must be 'sqlite:///path.db', 'postgresql://…', 'memory://' (no persistence) "
+                "or empty to disable"
+            )
         return value
 
     @model_validator(mode="after")

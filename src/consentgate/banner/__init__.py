@@ -27,6 +27,7 @@ __all__ = [
     "CategoryInfo",
     "ServiceInfo",
     "pick_language",
+    "shipped_texts",
 ]
 
 _ALL_LANGUAGES = "*"

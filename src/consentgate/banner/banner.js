@@ -188,6 +188,8 @@
     granted = words(banner.getAttribute("data-granted") ||
       d.documentElement.getAttribute("data-consentgate-granted"));
     had = granted.slice();
+    // The site's own inert scripts of already granted categories run on every page.
+    activate(granted);
     // A page with its own data-consentgate-open element does not need our link as well.
     var own = el("reopen");
     if (own && d.querySelectorAll("[data-consentgate-open]").length > 1) own.parentElement.hidden = true;

@@ -9,7 +9,7 @@ which the inner :class:`~consentgate.ConsentMiddleware` believes because the dem
 it with ``country_header = "x-demo-country"`` and trusts loopback clients as a proxy. So the
 simulation works for visitors on the demo's own machine; others get their real country.
 
-A ``force_country`` in the settings beats both: consentgate then ignores the header.
+A ``force_country`` in the settings beats both: the simulation then sends no header.
 """
 
 from __future__ import annotations

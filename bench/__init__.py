@@ -1,0 +1,1 @@
+"""consentgate benchmarks: ``python -m bench`` (see bench/README.md)."""

@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 import secrets
 import socket
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -100,7 +100,7 @@ class Down:
     backend: Backend
     url: str
     ledger: SqlLedger
-    fix_database: Any
+    fix_database: Callable[[], object]
 
     def fix(self) -> None:
         self.fix_database()
@@ -143,13 +143,14 @@ class Backend:
         return Down(self, self.url, ledger, switch.up)
 
     async def query(self, statement: Any) -> list[Any]:
-        """Run a Core statement against this database, outside any ledger."""
+        """Run (and commit) a Core statement against this database, outside any ledger."""
         engine = create_async_engine(database_url(self.url))
         translate = {None: self.options.get("pg_schema")}
         try:
-            async with engine.connect() as conn:
+            async with engine.begin() as conn:
                 conn = await conn.execution_options(schema_translate_map=translate)
-                return list((await conn.execute(statement)).all())
+                result = await conn.execute(statement)
+                return list(result.all()) if result.returns_rows else []
         finally:
             await engine.dispose()
 
@@ -160,18 +161,13 @@ class Backend:
 
 @asynccontextmanager
 async def open_backend(name: str, tmp: Path) -> AsyncIterator[Backend]:
-    """The database of one test, cleaned up afterwards."""
-    if name == "sqlite":
-        (tmp / "db").mkdir()
-        backend = Backend(name, f"sqlite:///{tmp / 'db' / 'ledger.db'}", tmp)
-        try:
-            yield backend
-        finally:
-            await backend.close()
-        return
-    async with pg_schema() as schema:
-        backend = Backend(name, PG_URL, tmp, {"pg_schema": schema})
-        try:
-            yield backend
-        finally:
-            await backend.close()
+    """The database of one test, cleaned up afterwards (ledgers first, then the schema)."""
+    async with AsyncExitStack() as stack:
+        if name == "sqlite":
+            (tmp / "db").mkdir()
+            backend = Backend(name, f"sqlite:///{tmp / 'db' / 'ledger.db'}", tmp)
+        else:
+            schema = await stack.enter_async_context(pg_schema())
+            backend = Backend(name, PG_URL, tmp, {"pg_schema": schema})
+        stack.push_async_callback(backend.close)
+        yield backend

@@ -17,11 +17,12 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from consentgate.errors import LedgerError
 from consentgate.ledger import (
     ConsentRecord,
+    Ledger,
     MemoryLedger,
     NullLedger,
     SqlLedger,
@@ -83,6 +84,14 @@ async def test_ledgers_starting_at_once_share_one_schema(backend: Backend) -> No
     key = await erase_key(backend)
     hashes = [row["id_hash"] for row in await exported(ledgers[1])]
     assert hashes == [erase_hash(key, "first"), erase_hash(key, "second")]
+
+
+async def test_a_database_of_another_schema_version_is_refused(backend: Backend) -> None:
+    await backend.ledger().prepare()
+    await backend.query(update(meta).where(meta.c.key == "schema_version").values(value="2"))
+
+    with pytest.raises(LedgerError, match="schema version 2"):
+        await backend.ledger().prepare()
 
 
 async def test_start_returns_at_once_when_the_database_is_down(backend: Backend) -> None:
@@ -580,6 +589,7 @@ async def test_open_ledger_picks_the_backend_from_the_url(tmp_path: Path) -> Non
     assert isinstance(open_ledger("memory://"), MemoryLedger)
     ledger = open_ledger(f"sqlite:///{tmp_path / 'x.db'}", ip_retention_days=3)
     assert isinstance(ledger, SqlLedger)
+    assert isinstance(ledger, Ledger)
     await ledger.close()
 
 
@@ -612,6 +622,7 @@ def test_a_spool_cut_anywhere_gives_back_whole_items_only(
     with path.open("rb") as file:
         reader = SpoolReader(path, file)
         read = reader.read(len(items) + 1)
+        reader.commit()
 
     assert read == items[: len(read)]
     assert reader.skipped == (0 if size in (0, len(data)) or data[size - 1] == 10 else 1)
@@ -625,8 +636,29 @@ def test_an_append_after_a_torn_line_starts_a_new_line(tmp_path: Path) -> None:
 
     with (tmp_path / "s").open("rb") as file:
         reader = SpoolReader(tmp_path / "s", file)
-        assert [item.consent_id for item in reader.read(5)] == ["b"]  # type: ignore[union-attr]
+        assert reader.read(5) == [make_record("b")]
+        reader.commit()
         assert reader.skipped == 1
+
+
+def test_a_replay_cut_short_keeps_only_what_is_not_written(tmp_path: Path) -> None:
+    spool = Spool(tmp_path / "s")
+    spool.append([make_record(name) for name in ("a", "b", "c")])
+    [claimed] = spool.claim()
+
+    with spool.reader(claimed) as reader:
+        assert reader is not None
+        assert reader.read(1) == [make_record("a")]
+        reader.commit()  # "a" is in the database; then the database fails
+        reader.read(1)
+        reader.keep_rest()
+
+    [rest] = spool.claim()
+    assert rest != claimed
+    assert not claimed.exists()
+    with spool.reader(rest) as reader:
+        assert reader is not None
+        assert reader.read(5) == [make_record("b"), make_record("c")]
 
 
 # -- reports ------------------------------------------------------------------------------

@@ -153,14 +153,16 @@ class SpoolReader:
         self._file = file
         #: Bytes of the file whose items are known to be in the database.
         self.done = 0
-        #: Torn or unreadable lines passed over so far.
+        #: Torn or unreadable lines passed over, up to the last :meth:`commit`.
         self.skipped = 0
         self._end = 0
+        self._read_skipped = 0
 
     def read(self, count: int) -> list[ConsentRecord | TextBundle]:
         """Up to ``count`` items after the last :meth:`commit`; empty at the end of the file."""
         self._file.seek(self.done)
         items: list[ConsentRecord | TextBundle] = []
+        self._read_skipped = 0
         while len(items) < count:
             line = self._file.readline()
             if not line:
@@ -170,13 +172,14 @@ class SpoolReader:
                     raise ValueError("torn line")
                 items.append(decode_item(line))
             except ValueError:
-                self.skipped += 1
+                self._read_skipped += 1
         self._end = self._file.tell()
         return items
 
-    def commit(self) -> None:
-        """The items of the last :meth:`read` are in the database."""
+    def commit(self, *, unstorable: int = 0) -> None:
+        """The items of the last :meth:`read` are in the database, but ``unstorable`` ones."""
         self.done = self._end
+        self.skipped += self._read_skipped + unstorable
 
     def keep_rest(self) -> None:
         """Move what is not in the database yet into a new claimed file, so it is not repeated."""
@@ -246,10 +249,6 @@ class Spool:
             finally:
                 os.close(fd)
         return sorted(self.path.parent.glob(f"{self.path.name}{_REPLAY}*"))
-
-    def pending(self) -> bool:
-        """Whether anything waits in the spool (live or claimed files)."""
-        return self.path.exists() or any(self.path.parent.glob(f"{self.path.name}{_REPLAY}*"))
 
     @contextmanager
     def reader(self, path: Path) -> Iterator[SpoolReader | None]:

@@ -32,7 +32,9 @@ in-process queue (bounded by ``queue_size``); a background task writes it in bat
 database is down the task retries with exponential backoff (capped at 30 s) and the site keeps
 serving; when the queue is full, items go to the spool file (:mod:`.spool`), which is replayed
 into the database once it answers again. Only when the spool cannot be written either is an
-item dropped, counted in ``dropped`` and logged. Logs name causes, never IPs or consent ids.
+item dropped, counted in ``dropped`` and logged. Logs name causes, never IPs or consent ids
+(aiosqlite's own DEBUG log prints statement parameters: keep the ``aiosqlite`` logger above
+DEBUG in production).
 """
 
 from __future__ import annotations
@@ -89,7 +91,17 @@ from .base import ConsentRecord, erase_hash
 from .spool import Spool, TextBundle
 from .stats import CHOICES, DECISIONS, LedgerStats, build_stats, window_start
 
-__all__ = ["SCHEMA_VERSION", "EngineFactory", "SqlLedger", "database_url", "metadata"]
+__all__ = [
+    "SCHEMA_VERSION",
+    "EngineFactory",
+    "SqlLedger",
+    "UtcDateTime",
+    "consent_records",
+    "database_url",
+    "meta",
+    "metadata",
+    "text_bundles",
+]
 
 log = logging.getLogger("consentgate.ledger")
 
@@ -104,6 +116,7 @@ _FIRST_PURGE_DELAY = 5.0
 _CLOSE_GRACE = 1.0
 _DROP_LOG_EVERY = 60.0
 _SQLITE_BUSY_TIMEOUT_MS = 5000
+_SQLITE_SETTLE = 0.01
 _PG_CONNECT_TIMEOUT = 10
 # Execution option marking write transactions, which SQLite must begin IMMEDIATE.
 _WRITE = "consentgate_write"
@@ -136,6 +149,7 @@ class UtcDateTime(TypeDecorator[datetime]):
 
 #: The ledger's tables (see the module docstring).
 metadata = MetaData()
+#: One row per decision, and one per erasure.
 consent_records = Table(
     "consent_records",
     metadata,
@@ -163,6 +177,7 @@ consent_records = Table(
     Index("ix_consent_records_consent_id", "consent_id"),
     Index("ix_consent_records_created_at", "created_at"),
 )
+#: Every banner text as shown, once per hash.
 text_bundles = Table(
     "text_bundles",
     metadata,
@@ -170,6 +185,7 @@ text_bundles = Table(
     Column("created_at", UtcDateTime(timezone=True), nullable=False),
     Column("texts", JSON, nullable=False),
 )
+#: ``schema_version`` and ``erase_key``.
 meta = Table(
     "meta",
     metadata,
@@ -322,19 +338,28 @@ def _default_spool_path(url: URL) -> Path:
 
 
 def _use_sqlite_transactions(engine: AsyncEngine) -> None:
-    """WAL, a busy timeout, and BEGIN issued by us: IMMEDIATE for writes, so that a writer
-    waits for the lock up front instead of failing when it upgrades a read transaction."""
+    """WAL, a busy timeout, and BEGIN issued by us (the driver skips it before DDL).
+
+    Writes begin IMMEDIATE, so that a writer waits for the lock up front instead of failing
+    when it upgrades a read transaction.
+    """
 
     def connect(dbapi_connection: Any, _record: Any) -> None:
-        dbapi_connection.isolation_level = None  # the driver's own BEGIN would skip DDL
-        cursor = dbapi_connection.cursor()
-        for pragma in (
-            f"PRAGMA busy_timeout = {_SQLITE_BUSY_TIMEOUT_MS}",
-            "PRAGMA journal_mode = WAL",
-            "PRAGMA synchronous = NORMAL",
-        ):
-            cursor.execute(pragma)
-        cursor.close()
+        try:
+            dbapi_connection.isolation_level = None  # the driver's own BEGIN would skip DDL
+            cursor = dbapi_connection.cursor()
+            cursor.execute(f"PRAGMA busy_timeout = {_SQLITE_BUSY_TIMEOUT_MS}")
+            cursor.execute("PRAGMA synchronous = NORMAL")
+            cursor.execute("PRAGMA journal_mode")
+            if cursor.fetchone()[0] != "wal":
+                # Busy at once (whatever the timeout) while another connection switches the
+                # file to WAL; the mode is kept in the file, so this connection follows it.
+                with suppress(dbapi_connection.dbapi.OperationalError):
+                    cursor.execute("PRAGMA journal_mode = WAL")
+            cursor.close()
+        except BaseException:
+            dbapi_connection.close()  # the pool leaves a connection whose set-up failed open
+            raise
 
     def begin(connection: Connection) -> None:
         write = connection.get_execution_options().get(_WRITE, False)
@@ -342,6 +367,12 @@ def _use_sqlite_transactions(engine: AsyncEngine) -> None:
 
     event.listen(engine.sync_engine, "connect", connect)
     event.listen(engine.sync_engine, "begin", begin)
+
+
+async def _counts(conn: AsyncConnection, *keys: Any, where: Iterable[Any]) -> list[tuple[Any, ...]]:
+    """``(*keys, count)`` for each group of rows matching ``where``."""
+    query = select(*keys, func.count()).where(*where).group_by(*keys)
+    return [tuple(row) for row in await conn.execute(query)]
 
 
 async def _wait(signal: asyncio.Event, seconds: float) -> None:
@@ -519,6 +550,10 @@ class SqlLedger:
         if self._sync_task is not None:
             await self._sync_task
         await self._engine.dispose()
+        if self._dialect == "sqlite":
+            # After a failed connect aiosqlite stops its worker thread without waiting for it;
+            # a moment without the GIL lets the thread finish before the event loop may close.
+            await asyncio.sleep(_SQLITE_SETTLE)
 
     # -- writing ----------------------------------------------------------------------------
 
@@ -537,9 +572,10 @@ class SqlLedger:
             # A JSON copy: checked storable now, and safe from later changes by the caller.
             copy = json.loads(json.dumps(dict(texts), ensure_ascii=False).encode())
         except (TypeError, ValueError):  # not JSON, or a lone surrogate
-            copy = None
-        bundle = TextBundle(hash=bundle_hash, texts=copy or {}, created_at=self._clock())
-        if copy is None or not _storable(bundle):
+            bundle = None
+        else:
+            bundle = TextBundle(hash=bundle_hash, texts=copy, created_at=self._clock())
+        if bundle is None or not _storable(bundle):
             self._drop(1, "a text bundle that is not JSON text")
         elif self._enqueue(bundle):
             self._bundle_hashes.add(bundle_hash)
@@ -664,12 +700,14 @@ class SqlLedger:
                 if reader is None:
                     continue  # another process is replaying it
                 try:
-                    while items := await asyncio.to_thread(reader.read, self._batch_size):
+                    while True:
+                        items = await asyncio.to_thread(reader.read, self._batch_size)
                         storable = [item for item in items if _storable(item)]
-                        reader.skipped += len(items) - len(storable)
                         if storable:
                             await self._write_batch(storable)
-                        reader.commit()
+                        reader.commit(unstorable=len(items) - len(storable))
+                        if not items:
+                            break
                 except BaseException:
                     try:
                         reader.keep_rest()
@@ -753,9 +791,11 @@ class SqlLedger:
         return [data for _, data in found]
 
     async def erase(self, consent_id: str) -> int:
-        """Delete every record of ``consent_id`` (stored, spooled or queued) in one
-        transaction and leave one ``erase`` record holding only the time and the keyed
-        hash of the id. Returns how many records were deleted."""
+        """Delete every record of ``consent_id``; the number deleted.
+
+        Stored, spooled and queued records alike go, in one transaction that also writes one
+        ``erase`` record holding only the time and the keyed hash of the id.
+        """
         column = consent_records.c
         marker = {
             "created_at": self._clock(),
@@ -788,11 +828,11 @@ class SqlLedger:
         return dict(texts) if texts is not None else None
 
     async def purge(self, now: datetime | None = None) -> tuple[int, int]:
-        """Apply retention: NULL the full IP of records older than ``ip_retention_days`` (the
-        prefix stays), delete records (erase records too) older than
-        ``record_retention_days``, and the text bundles that old that no record names any more.
+        """Apply retention; returns ``(IPs cleared, records deleted)``.
 
-        Returns ``(IPs cleared, records deleted)``.
+        The full IP of records older than ``ip_retention_days`` becomes NULL (the prefix
+        stays); records older than ``record_retention_days`` are deleted, erase records too,
+        and so are the text bundles that old that no record names any more.
         """
         now = now or self._clock()
         column = consent_records.c
@@ -836,8 +876,10 @@ class SqlLedger:
         return func.to_char(func.timezone("UTC", created_at), "YYYY-MM-DD")
 
     async def stats(self, days: int | None = None, now: datetime | None = None) -> LedgerStats:
-        """Aggregate counts over the last ``days`` calendar days (UTC) up to ``now``, or all
-        time; see :mod:`consentgate.ledger.stats` for what each number means."""
+        """Aggregate counts only, over the last ``days`` calendar days (UTC) or all time.
+
+        :mod:`consentgate.ledger.stats` says what each number means.
+        """
         now = now or self._clock()
         try:
             since = window_start(now, days)
@@ -849,15 +891,11 @@ class SqlLedger:
         decisions = [column.action.in_(DECISIONS), *window]
 
         async with self._transaction("cannot compute statistics") as conn:
-
-            async def grouped(*keys: Any, where: Iterable[Any]) -> list[tuple[Any, ...]]:
-                query = select(*keys, func.count()).where(*where).group_by(*keys)
-                return [tuple(row) for row in await conn.execute(query)]
-
-            day_actions = await grouped(daily.c.day, daily.c.action, where=())
-            granted = await grouped(column.granted, where=[column.action.in_(CHOICES), *window])
-            countries = await grouped(column.country, where=decisions)
-            regulated = await grouped(column.regulated, where=decisions)
+            day_actions = await _counts(conn, daily.c.day, daily.c.action, where=())
+            choices = [column.action.in_(CHOICES), *window]
+            granted = await _counts(conn, column.granted, where=choices)
+            countries = await _counts(conn, column.country, where=decisions)
+            regulated = await _counts(conn, column.regulated, where=decisions)
         return build_stats(
             day_actions=day_actions,
             granted=[(tuple(json.loads(names)), count) for names, count in granted],
@@ -871,9 +909,11 @@ class SqlLedger:
     async def export(
         self, since: datetime | None = None, include_ip: bool = False
     ) -> AsyncIterator[dict[str, Any]]:
-        """Every record (erase records too) from ``since`` on, oldest first, as JSON-ready
-        dicts: the :meth:`ConsentRecord.as_dict` fields plus ``id_hash`` (erase records only);
-        the full ``ip`` only with ``include_ip``, ``ip_prefix`` always."""
+        """Every record from ``since`` on, erase records too, oldest first, as JSON-ready dicts.
+
+        Each has the :meth:`ConsentRecord.as_dict` fields and ``id_hash`` (set on erase
+        records only); the full ``ip`` only with ``include_ip``, ``ip_prefix`` always.
+        """
         column = consent_records.c
         query = select(consent_records).order_by(column.created_at, column.id)
         if since is not None:

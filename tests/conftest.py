@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
+from playwright.sync_api import Browser
 
 from consentgate import ConsentMiddleware, ConsentSettings
 from consentgate.ledger import MemoryLedger
+
+from .live import chromium
 
 KEY = "test-key-0123456789-0123456789-0123456789"
 OLD_KEY = "old-key-0123456789-0123456789-0123456789"
@@ -82,3 +86,10 @@ def client(app: Any, ip: str = DE_IP, base_url: str = "http://testserver") -> ht
     return httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app, client=(ip, 1234)), base_url=base_url
     )
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    """One Chromium for the whole run (fails, never skips, when it is missing)."""
+    with chromium() as instance:
+        yield instance

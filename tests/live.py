@@ -9,8 +9,10 @@ import threading
 import time
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import urlsplit
 
 import uvicorn
+from playwright.sync_api import Browser, BrowserContext, Page, Route, sync_playwright
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -59,3 +61,51 @@ def serve(app: Any) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+TRACKERS = ("googletagmanager", "google-analytics", "googlesyndication", "doubleclick")
+TRACKER_COOKIES = ("_ga", "_gcl", "__gads", "__gpi")
+
+
+class RecordingVisitor:
+    """A browser context whose requests off 127.0.0.1 are recorded and aborted."""
+
+    def __init__(self, browser: Browser, **options: Any) -> None:
+        self.context: BrowserContext = browser.new_context(**options)
+        self.requests: list[str] = []
+        self.context.route("**/*", self._route)
+        self.page: Page = self.context.new_page()
+
+    def _route(self, route: Route) -> None:
+        if urlsplit(route.request.url).hostname == "127.0.0.1":
+            route.continue_()
+        else:
+            self.requests.append(route.request.url)
+            route.abort()
+
+    def trackers(self) -> list[str]:
+        """Tracker requests the page attempted."""
+        return [url for url in self.requests if any(host in url for host in TRACKERS)]
+
+    def tracker_cookies(self) -> list[str]:
+        """Names of tracker cookies the browser holds."""
+        return [c["name"] for c in self.context.cookies() if c["name"].startswith(TRACKER_COOKIES)]
+
+    def banner_open(self) -> bool:
+        """Whether the consent dialog is visible."""
+        return bool(self.page.locator("#consentgate-banner").is_visible())
+
+    def close(self) -> None:
+        self.context.close()
+
+
+@contextlib.contextmanager
+def chromium() -> Iterator[Browser]:
+    """Debian's Chromium under Playwright."""
+    path = require_chromium()
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, Route, sync_playwright
+from playwright.sync_api import Browser, Page
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
@@ -23,11 +23,9 @@ from consentgate import ConsentMiddleware
 from consentgate.ledger import MemoryLedger
 
 from .conftest import make_settings
-from .live import CHROMIUM_ARGS, require_chromium, serve
+from .live import RecordingVisitor, serve
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
-TRACKERS = ("googletagmanager", "google-analytics", "googlesyndication", "doubleclick")
-TRACKER_COOKIES = ("_ga", "_gcl", "__gads", "__gpi")
 
 PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Test article</title>
@@ -65,47 +63,18 @@ def base_url() -> Iterator[str]:
         yield url
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    path = require_chromium()
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
-
-
-class Visitor:
-    """A browser context from one country, recording (and blocking) off-machine requests."""
+class Visitor(RecordingVisitor):
+    """A visitor from one country (a header the middleware trusts from loopback)."""
 
     def __init__(self, browser: Browser, country: str, **options: Any) -> None:
         headers = {"x-test-country": country, **options.pop("extra_http_headers", {})}
-        self.context: BrowserContext = browser.new_context(extra_http_headers=headers, **options)
-        self.requests: list[str] = []
-        self.context.route("**/*", self._route)
-        self.page: Page = self.context.new_page()
-
-    def _route(self, route: Route) -> None:
-        url = route.request.url
-        if url.startswith("http://127.0.0.1:"):
-            route.continue_()
-        else:
-            self.requests.append(url)
-            route.abort()
-
-    def trackers(self) -> list[str]:
-        return [url for url in self.requests if any(host in url for host in TRACKERS)]
-
-    def tracker_cookies(self) -> list[str]:
-        return [c["name"] for c in self.context.cookies() if c["name"].startswith(TRACKER_COOKIES)]
+        super().__init__(browser, extra_http_headers=headers, **options)
 
     def consent_updates(self) -> list[dict[str, str]]:
         raw = self.page.evaluate(
             "JSON.stringify((window.dataLayer||[]).map(a => Array.prototype.slice.call(a)))"
         )
         return [e[2] for e in json.loads(raw) if e[:2] == ["consent", "update"]]
-
-    def close(self) -> None:
-        self.context.close()
 
 
 @pytest.fixture

@@ -9,22 +9,19 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, Route, sync_playwright
+from playwright.sync_api import Browser
 
 from consentgate.demo import create_app, demo_settings
 from consentgate.demo.content import ARTICLES
 
 from .conftest import KEY
-from .live import CHROMIUM_ARGS, require_chromium, serve
+from .live import RecordingVisitor, serve
 
 OVERRIDES = {"secret_keys": [KEY], "ledger_url": None}
 WITHOUT_CONSENT = demo_settings(overrides=OVERRIDES).settings.ads.without_consent
 SCREENSHOT = Path(__file__).resolve().parent.parent / "docs" / "demo.png"
-TRACKERS = ("googletagmanager", "google-analytics", "googlesyndication", "doubleclick")
-TRACKER_COOKIES = ("_ga", "__gads", "__gpi", "_gcl")
 INERT_ANALYTICS = 'script[type="text/plain"][data-consentgate-category="analytics"]'
 ARTICLE = ARTICLES[0].url
 
@@ -35,38 +32,16 @@ def base_url() -> Iterator[str]:
         yield url
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    path = require_chromium()
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
-
-
-class Visitor:
-    """One browser context; every request off 127.0.0.1 is recorded and aborted."""
+class Visitor(RecordingVisitor):
+    """One desktop-sized browser context on the demo site."""
 
     def __init__(self, browser: Browser, base_url: str) -> None:
+        super().__init__(browser, viewport={"width": 1280, "height": 800})
         self.base_url = base_url
-        self.context: BrowserContext = browser.new_context(viewport={"width": 1280, "height": 800})
-        self.requests: list[str] = []
-        self.context.route("**/*", self._route)
-        self.page: Page = self.context.new_page()
-
-    def _route(self, route: Route) -> None:
-        if urlsplit(route.request.url).hostname == "127.0.0.1":
-            route.continue_()
-        else:
-            self.requests.append(route.request.url)
-            route.abort()
 
     def goto(self, path: str) -> None:
         self.page.goto(self.base_url + path)
         self.page.wait_for_load_state("networkidle")
-
-    def trackers(self) -> list[str]:
-        return [url for url in self.requests if any(host in url for host in TRACKERS)]
 
     def wait_for_tracker(self, host: str) -> None:
         for _ in range(50):
@@ -75,18 +50,12 @@ class Visitor:
             self.page.wait_for_timeout(100)
         raise AssertionError(f"no request to {host} was attempted: {self.requests}")
 
-    def tracker_cookies(self) -> list[str]:
-        return [c["name"] for c in self.context.cookies() if c["name"].startswith(TRACKER_COOKIES)]
-
     def ad_modes(self) -> set[str]:
         modes = self.page.locator(".ad-mode").evaluate_all(
             "els => els.map(e => e.getAttribute('data-ad-mode'))"
         )
         assert modes, "no ad slot on the page"
         return set(modes)
-
-    def banner_open(self) -> bool:
-        return bool(self.page.locator("#consentgate-banner").is_visible())
 
     def accept(self) -> None:
         self.page.click("#consentgate-accept")
@@ -103,7 +72,7 @@ def visitor(browser: Browser, base_url: str) -> Iterator[Callable[[], Visitor]]:
 
     yield make
     for v in made:
-        v.context.close()
+        v.close()
 
 
 def test_home_page_shows_the_banner_and_is_saved_for_the_readme(

@@ -273,7 +273,6 @@ class ConsentEndpoints:
         services: Sequence[ServiceSpec],
         allowed_origins: Iterable[str],
         limiter: RateLimiter,
-        is_proxy: Callable[[str | None], bool],
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.path = endpoint_path
@@ -287,7 +286,6 @@ class ConsentEndpoints:
         self.services = tuple(services)
         self.allowed = frozenset(allowed_origins)
         self.limiter = limiter
-        self.is_proxy = is_proxy
         self.clock = clock
         self._assets_prefix = endpoint_path + "/assets/"
 

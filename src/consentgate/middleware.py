@@ -182,7 +182,6 @@ class ConsentMiddleware:
             services=self.services,
             allowed_origins=settings.allowed_origins,
             limiter=RateLimiter(settings.rate_limit_per_minute),
-            is_proxy=self.proxy.is_trusted,
             clock=clock,
         )
         self.exclude = tuple(settings.exclude_paths)

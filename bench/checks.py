@@ -18,7 +18,7 @@ EXPECTED = {
 
 
 def page_kind(body: bytes) -> str:
-    """``"banner"`` (open dialog, tags inert), ``"tags"`` (tags run, dialog hidden) or ``"plain"``."""
+    """``"banner"`` (dialog open, tags inert), ``"tags"`` (tags run, dialog hidden), ``"plain"``."""
     tag = _BANNER_TAG.search(body)
     if tag is None:
         return "plain"

@@ -192,8 +192,8 @@ _UNITS = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0}
 
 def run_wrk(
     wrk: str, prefix: list[str], url: str, headers: Sequence[tuple[str, str]], seconds: float
-) -> tuple[int, float, int]:
-    """``(requests, seconds, failed)`` of one bounded wrk run."""
+) -> tuple[int, float, int, int]:
+    """``(requests, seconds, non-2xx answers, socket errors)`` of one bounded wrk run."""
     command = [*prefix, wrk, "-t1", f"-c{CONNECTIONS}", f"-d{max(1, round(seconds))}s"]
     for name, value in headers:
         command += ["-H", f"{name}: {value}"]
@@ -204,37 +204,40 @@ def run_wrk(
     match = _REQUESTS.search(done.stdout)
     if done.returncode != 0 or match is None:
         raise SystemExit(f"bench: wrk failed ({done.returncode}): {done.stdout}{done.stderr}")
-    failed = sum(int(n) for n in _NON_2XX.findall(done.stdout))
+    bad = sum(int(n) for n in _NON_2XX.findall(done.stdout))
     errors = _SOCKET_ERRORS.search(done.stdout)
-    if errors is not None:
-        failed += sum(int(n) for n in errors.groups())
-    return int(match.group(1)), float(match.group(2)) * _UNITS[match.group(3)], failed
+    lost = sum(int(n) for n in errors.groups()) if errors is not None else 0
+    return int(match.group(1)), float(match.group(2)) * _UNITS[match.group(3)], bad, lost
 
 
 async def _client_load(
     url: str, headers: Sequence[tuple[str, str]], seconds: float
-) -> tuple[int, float, int]:
+) -> tuple[int, float, int, int]:
     # The fallback: a bounded pool of keep-alive connections, each worker one request at a time.
     limits = httpx.Limits(max_connections=CONNECTIONS, max_keepalive_connections=CONNECTIONS)
-    count = failed = 0
+    count = bad = lost = 0
     async with httpx.AsyncClient(limits=limits, headers=list(headers), timeout=10) as client:
         start = time.perf_counter()
         deadline = start + seconds
 
         async def worker() -> None:
-            nonlocal count, failed
+            nonlocal count, bad, lost
             while time.perf_counter() < deadline:
-                response = await client.get(url)
+                try:
+                    response = await client.get(url)
+                except httpx.TransportError:
+                    lost += 1
+                    continue
                 count += 1
-                failed += response.status_code != 200
+                bad += response.status_code != 200
 
         await asyncio.gather(*(worker() for _ in range(CONNECTIONS)))
-        return count, time.perf_counter() - start, failed
+        return count, time.perf_counter() - start, bad, lost
 
 
 def run_client(
     cores: set[int] | None, url: str, headers: Sequence[tuple[str, str]], seconds: float
-) -> tuple[int, float, int]:
+) -> tuple[int, float, int, int]:
     """Like :func:`run_wrk`, with the asyncio/httpx fallback client in this process."""
     before = os.sched_getaffinity(0)
     if cores:
@@ -253,16 +256,24 @@ def configs(cookie: str) -> list[Config]:
         ("Accept-Language", "en-US,en;q=0.9,de;q=0.8"),
     )
     others = cookie_header().decode()
-    out = [Config("bare", "bare Starlette app", "bare", (*base, ("x-country", "DE"),
-                  ("Cookie", others)), None)]
+    out = [
+        Config(
+            "bare",
+            "bare Starlette app",
+            "bare",
+            (*base, ("x-country", "DE"), ("Cookie", others)),
+            None,
+        )
+    ]
     for visitor in visitors(cookie):
         headers = (
             *base,
             ("x-country", visitor.country),
             ("Cookie", cookie_header(visitor.consent_cookie).decode()),
         )
-        out.append(Config(visitor.key, f"consentgate {visitor.label}", "consentgate", headers,
-                          visitor.key))
+        out.append(
+            Config(visitor.key, f"consentgate {visitor.label}", "consentgate", headers, visitor.key)
+        )
     out.append(
         Config(
             "pasted",
@@ -285,10 +296,10 @@ def check_config(config: Config, server: Server) -> bytes:
 
 
 def run(
-    *, seconds: float, rounds: int, install: bool, warmup: float
+    *, seconds: float, rounds: int, install: bool, warmup: float, client: bool = False
 ) -> dict[str, Any]:
-    """Section 2 of the report."""
-    wrk, generator = find_wrk(install=install)
+    """Section 2 of the report (``client``: use the fallback client even if wrk is there)."""
+    wrk, generator = (None, "chosen with --client") if client else find_wrk(install=install)
     server_prefix, client_prefix = pinning()
     client_cores = {int(client_prefix[-1])} if client_prefix else None
     cookie = asyncio.run(_cookie())
@@ -317,18 +328,19 @@ def run(
                 server = servers[config.server]
                 cpu_before = server.cpu_seconds()
                 if wrk is not None:
-                    count, took, failed = run_wrk(
+                    count, took, bad, lost = run_wrk(
                         wrk, client_prefix, server.url, config.headers, duration
                     )
                 else:
-                    count, took, failed = run_client(
+                    count, took, bad, lost = run_client(
                         client_cores, server.url, config.headers, duration
                     )
                 cpu = server.cpu_seconds() - cpu_before
-                if failed:
-                    raise SystemExit(f"bench: e2e {config.key}: {failed} failed requests")
+                if bad:  # a wrong answer voids the figure; a timeout on a busy machine does not
+                    raise SystemExit(f"bench: e2e {config.key}: {bad} answers were not 200")
                 return {
                     "requests": count,
+                    "socket_errors": lost,
                     "rps": count / took if took else 0.0,
                     "cpu_us_per_request": cpu / count * 1e6 if count else 0.0,
                 }
@@ -368,6 +380,7 @@ def _summarise(
         entry: dict[str, Any] = {
             "label": config.label,
             "page_bytes": sizes[key],
+            "socket_errors": sum(int(r[key]["socket_errors"]) for r in per_round),
             "rps": summary([r[key] for r in rps]),
             "cpu_us_per_request": summary([r[key] for r in cpu]),
             "rps_ratio_to_bare": paired(rps, lambda r, key=key: safe_div(r[key], r["bare"])),

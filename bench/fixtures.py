@@ -52,7 +52,7 @@ _ARTICLE = (
 def make_page(size: int = 5000) -> bytes:
     """An ordinary article page of about ``size`` bytes (UTF-8 HTML, head and body)."""
     head = (
-        "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+        '<!doctype html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
         "<title>Walking for health — Hearthside Health</title>\n"
         '<link rel="stylesheet" href="/static/site.css">\n'
@@ -156,7 +156,9 @@ def cookie_header(*cookies: str | None) -> bytes:
     return "; ".join([c for c in cookies if c] + [OTHER_COOKIES]).encode("latin-1")
 
 
-def browser_headers(*, html: bool, cookie: bytes, extra: Sequence[tuple[bytes, bytes]] = ()) -> list:
+def browser_headers(
+    *, html: bool, cookie: bytes, extra: Sequence[tuple[bytes, bytes]] = ()
+) -> list:
     """Request headers as a current browser sends them (no ``Accept-Encoding``, see README)."""
     accept = (
         b"text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8"
@@ -181,9 +183,7 @@ def browser_headers(*, html: bool, cookie: bytes, extra: Sequence[tuple[bytes, b
     ]
 
 
-def http_scope(
-    path: str, headers: list[tuple[bytes, bytes]], client_ip: str
-) -> dict[str, Any]:
+def http_scope(path: str, headers: list[tuple[bytes, bytes]], client_ip: str) -> dict[str, Any]:
     """A GET request scope as uvicorn builds it."""
     return {
         "type": "http",

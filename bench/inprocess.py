@@ -131,13 +131,15 @@ async def check_case(case: Case, kind: str) -> None:
 
 
 def _clear_caches(middleware: ConsentMiddleware) -> Callable[[], None]:
-    # Private caches on purpose: this case measures a visitor's first page view.
-    consents, cookies, snippets = middleware._consents, middleware.codec._cache, middleware._snippets
+    # Private caches on purpose: this case measures a new visitor's first page view (their
+    # cookie, address and consent id are new, so every per-visitor cache misses).
+    names = ("_consents", "_countries", "_snippets", "_visits")
+    caches = [getattr(middleware, name) for name in names if hasattr(middleware, name)]
+    caches.append(middleware.codec._cache)
 
     def clear() -> None:
-        consents.clear()
-        cookies.clear()
-        snippets.clear()
+        for cache in caches:
+            cache.clear()
 
     return clear
 

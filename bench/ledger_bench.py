@@ -4,11 +4,11 @@
     python bench/ledger_bench.py
 
 The producer calls ``record()`` as fast as it can, yielding to the event loop every
-``--chunk`` records and pausing while the queue is more than half full (so that the figure is
-what the writer sustains, not how fast the spool fills). The clock runs from the first
-``record()`` until every record is committed. SQLite goes to a temporary file; PostgreSQL to a
-fresh schema (dropped afterwards) of ``CONSENTGATE_TEST_PG_URL`` (default
-``postgresql://postgres@127.0.0.1:5432/test``).
+``--chunk`` records and waiting for the writer when the queue is more than half full (so
+that the figure is what the writer sustains, not how fast the spool fills). The clock runs
+from the first ``record()`` until every record is committed. SQLite goes to a temporary
+file; PostgreSQL to a fresh schema (dropped afterwards) of ``CONSENTGATE_TEST_PG_URL``
+(default ``postgresql://postgres@127.0.0.1:5432/test``).
 """
 
 from __future__ import annotations
@@ -83,15 +83,15 @@ async def measure(name: str, url: str, args: argparse.Namespace, **options: Any)
         in_record = 0.0
         started = time.perf_counter()
         for offset in range(0, len(records), args.chunk):
-            while ledger.queued > half:
-                await asyncio.sleep(0.0005)
+            if ledger.queued > half:
+                await ledger.flush()  # back-pressure: let the writer catch up
             before = time.perf_counter()
             for record in records[offset : offset + args.chunk]:
                 ledger.record(record)
             in_record += time.perf_counter() - before
             await asyncio.sleep(0)
-        while ledger.written < len(records):
-            await asyncio.sleep(0.0005)
+        if not await ledger.flush():
+            raise SystemExit(f"{name}: the database failed")
         seconds = time.perf_counter() - started
         await ledger.close()
     return Result(

@@ -46,8 +46,8 @@ LABELS = {
     "country_mmdb": "country lookup, .mmdb (maxminddb)",
     "decide": "policy.decide (decided visitor)",
     "header_map": "header_map of 9 browser headers",
-    "proxy_resolve_direct": "ProxyResolver.resolve, no trusted proxy",
-    "proxy_resolve_xff": "ProxyResolver.resolve, trusted proxy + XFF",
+    "proxy_resolve_direct": "ProxyResolver.resolve, no trusted proxy (header map given)",
+    "proxy_resolve_xff": "ProxyResolver.resolve, trusted proxy + XFF (header map given)",
     "visit_cached": "ConsentMiddleware.visit (returning visitor)",
     "snippets_cached": "ConsentMiddleware.snippets (cached)",
     "inject_chunk_hosts": "StreamInjector.feed, 64 KiB, inert hosts",
@@ -86,9 +86,9 @@ def _subjects(mmdb: Path, cookie: str) -> dict[str, Callable[[], object]]:
         raise SystemExit("bench: micro: a country database does not map the visitor to DE")
     headers = browser_headers(html=True, cookie=cookie_header(cookie))
     scope = http_scope(PAGE_PATH, headers, DE_IP)
-    xff_scope = http_scope(
-        PAGE_PATH, [*headers, (b"x-forwarded-for", DE_IP.encode())], "127.0.0.1"
-    )
+    xff_scope = http_scope(PAGE_PATH, [*headers, (b"x-forwarded-for", DE_IP.encode())], "127.0.0.1")
+    # The middleware hands resolve() the header map it has already built.
+    direct_map, xff_map = header_map(headers), header_map(xff_scope["headers"])
     cookie_bytes = cookie_header(cookie)
     name = gate.cookie_name
     visit = gate.visit(scope)
@@ -127,8 +127,8 @@ def _subjects(mmdb: Path, cookie: str) -> dict[str, Callable[[], object]]:
             rules=gate.rules,
         ),
         "header_map": lambda: header_map(headers),
-        "proxy_resolve_direct": lambda: direct.resolve(scope),
-        "proxy_resolve_xff": lambda: proxied.resolve(xff_scope),
+        "proxy_resolve_direct": lambda: direct.resolve(scope, direct_map),
+        "proxy_resolve_xff": lambda: proxied.resolve(xff_scope, xff_map),
         "visit_cached": lambda: gate.visit(scope),
         "snippets_cached": lambda: gate.snippets(visit, PAGE_PATH, None),
         "inject_chunk_hosts": lambda: with_hosts.feed(chunk),
@@ -141,11 +141,12 @@ def run(*, repeat: int, seconds: float) -> dict[str, Any]:
     """Section 5 of the report."""
     with tempfile.TemporaryDirectory(prefix="consentgate-micro-") as tmp:
         mmdb = build_mmdb(Path(tmp) / "country.mmdb")
-        cookie = asyncio.run(
-            decided_cookie(ConsentMiddleware(site(), settings=consent_settings()))
-        )
+        cookie = asyncio.run(decided_cookie(ConsentMiddleware(site(), settings=consent_settings())))
         subjects = _subjects(mmdb, cookie)
         out = {}
         for key, label in LABELS.items():
-            out[key] = {"label": label, "ns": measure(subjects[key], repeat=repeat, seconds=seconds)}
+            out[key] = {
+                "label": label,
+                "ns": measure(subjects[key], repeat=repeat, seconds=seconds),
+            }
     return out

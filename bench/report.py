@@ -334,8 +334,17 @@ def _ratio(ratio: dict[str, Any] | None, of: str) -> str:
 
 def format_table(rows: Iterable[Row]) -> str:
     """The one table, one block per section."""
-    header = ("figure", "median", "min", "max", "unit", "added", "ratio med [min–max]", "target",
-              "result")
+    header = (
+        "figure",
+        "median",
+        "min",
+        "max",
+        "unit",
+        "added",
+        "ratio med [min–max]",
+        "target",
+        "result",
+    )
     lines: list[tuple[str, ...]] = []
     section = None
     for row in rows:
@@ -349,7 +358,10 @@ def format_table(rows: Iterable[Row]) -> str:
                 _num(row.value["min"], row.unit) if row.value.get("n", 1) > 1 else "",
                 _num(row.value["max"], row.unit) if row.value.get("n", 1) > 1 else "",
                 row.unit,
-                "" if row.added is None else f"{row.added:+,.2f}" if row.unit == "µs"
+                ""
+                if row.added is None
+                else f"{row.added:+,.2f}"
+                if row.unit == "µs"
                 else f"{row.added:+,.0f}",
                 _ratio(row.ratio, row.ratio_of),
                 row.target,
@@ -409,7 +421,10 @@ def _git() -> dict[str, Any]:
         )
         return done.stdout.strip()
 
-    return {"commit": git("rev-parse", "HEAD"), "src_dirty": bool(git("status", "--porcelain", "src"))}
+    return {
+        "commit": git("rev-parse", "HEAD"),
+        "src_dirty": bool(git("status", "--porcelain", "src")),
+    }
 
 
 def meta(mode: str, parameters: dict[str, Any]) -> dict[str, Any]:

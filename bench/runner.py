@@ -62,6 +62,11 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
         "--no-install", action="store_true", help="never apt-get install wrk (smoke implies it)"
     )
     parser.add_argument(
+        "--client",
+        action="store_true",
+        help="end to end: use the asyncio/httpx load client even when wrk is installed",
+    )
+    parser.add_argument(
         "--strict", action="store_true", help="exit 1 when a target fails (default: report only)"
     )
     args = parser.parse_args(argv)
@@ -104,6 +109,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 rounds=params["e2e_rounds"],
                 install=not (args.no_install or args.smoke),
                 warmup=params["e2e_warmup"],
+                client=args.client,
             )
     results["meta"]["seconds"] = round(time.monotonic() - started, 1)
     results["meta"]["load_average_end"] = os.getloadavg()

@@ -31,7 +31,9 @@ async def _cookies(gate: ConsentMiddleware) -> dict[str, Any]:
             ("save", {"categories": ["analytics", "functional"]}),
         ):
             response = await c.post("/_consent", data={"action": action, **extra})
-            headers = [v for v in response.headers.get_list("set-cookie") if v.startswith("consentgate=")]
+            headers = [
+                v for v in response.headers.get_list("set-cookie") if v.startswith("consentgate=")
+            ]
             if response.status_code != 303 or not headers:
                 raise SystemExit(f"bench: sizes: POST {action} set no consent cookie")
             pair = headers[0].split(";", 1)[0]

@@ -88,8 +88,12 @@ def client(app: Any, ip: str = DE_IP, base_url: str = "http://testserver") -> ht
     )
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    """One Chromium for the whole run (fails, never skips, when it is missing)."""
+    """One Chromium per test module (fails, never skips, when it is missing).
+
+    Module scope on purpose: sync Playwright keeps an event loop running while it is open,
+    which async tests in later modules cannot share.
+    """
     with chromium() as instance:
         yield instance

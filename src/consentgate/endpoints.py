@@ -56,6 +56,9 @@ class Visit(NamedTuple):
     resign: bool
     gpc: bool
     headers: Mapping[bytes, bytes]
+    #: What the page snippets depend on (a cache key), and when this visit stops being valid.
+    render: tuple[object, ...] = ()
+    deadline: float = float("inf")
 
 
 def header_map(headers: Iterable[tuple[bytes, bytes]]) -> dict[bytes, bytes]:

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import fnmatch
+import html
 import logging
 import math
+import re
 import time
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
-from typing import Any
+from typing import Any, NamedTuple
 
 from .banner import Banner, CategoryInfo, ServiceInfo
 from .consent import AdMode, Consent
@@ -187,18 +189,22 @@ class ConsentMiddleware:
         self.exclude = tuple(settings.exclude_paths)
         self.undeclared = settings.undeclared_cookies
         self._hosts = self._tracker_hosts()
+        self._inert: dict[frozenset[str], dict[str, str]] = {}
         self._service_scripts = [
             (s.category, "".join(s.scripts), inert_scripts("".join(s.scripts), s.category))
             for s in self.services
             if s.scripts
         ]
         self._consents: dict[
-            tuple[str | None, str | None, bool], tuple[Consent, float, CookieState | None, bool]
+            tuple[str | None, str | None, bool],
+            tuple[Consent, float, CookieState | None, bool, RenderKey],
         ] = {}
+        self._visits: dict[tuple[object, ...], Visit] = {}
+        self._endpoint_prefix = settings.endpoint_path + "/"
         self._cookie_categories: dict[str, str | None] = {}
         self._countries: dict[str | None, str | None] = {}
         self._warned: set[str] = set()
-        self._snippets: dict[tuple[Consent, str, str], tuple[str, str]] = {}
+        self._snippets: dict[tuple[tuple[object, ...], str, str], _Snippets] = {}
         self._started = False
         self._start_lock = asyncio.Lock()
 
@@ -217,12 +223,39 @@ class ConsentMiddleware:
         if kind == "lifespan":
             await self._lifespan(scope, receive, send)
             return
-        if kind not in ("http", "websocket"):
+        if kind != "http" and kind != "websocket":
             await self.app(scope, receive, send)
             return
         if not self._started:
             await self.startup()
-        visit = self.visit(scope)
+        # One pass over the headers picks out everything the hot path needs.
+        cookie = gpc = host = accept = language = None
+        encoding = False
+        for key, value in scope.get("headers") or ():
+            if key == b"cookie":
+                cookie = value if cookie is None else cookie + b"; " + value
+            elif key == b"accept":
+                accept = value
+            elif key == b"host":
+                host = value
+            elif key == b"accept-language":
+                language = value
+            elif key == b"accept-encoding":
+                encoding = True
+            elif key == b"sec-gpc":
+                gpc = value
+        if self.proxy.enabled:
+            visit = self.visit(scope)
+        else:
+            client = scope.get("client")
+            cache_key = (client[0] if client else None, scope.get("scheme"), host, cookie, gpc)
+            found = self._visits.get(cache_key)
+            if found is None or self.clock() >= found.deadline:
+                found = self.visit(scope)
+                if len(self._visits) >= _CACHE_LIMIT:
+                    self._visits.clear()
+                self._visits[cache_key] = found
+            visit = found
         state = scope.get("state")
         if state is None:
             scope["state"] = state = {}
@@ -231,18 +264,16 @@ class ConsentMiddleware:
             await self.app(scope, receive, send)
             return
         path: str = scope["path"]
-        if self.endpoints.handles(path):
-            await self.endpoints(scope, receive, send, visit)
+        if path.startswith(self._endpoint_prefix) or path == self.endpoints.path:
+            headers = header_map(scope.get("headers") or ())
+            await self.endpoints(scope, receive, send, visit._replace(headers=headers))
             return
-        accept = visit.headers.get(b"accept")
         html = accept is None or b"html" in accept or b"*/*" in accept or not accept.strip()
-        if html and b"accept-encoding" in visit.headers:
+        if html and encoding:
             scope = dict(scope)
-            scope["headers"] = [
-                (k, v) for k, v in scope["headers"] if k.lower() != b"accept-encoding"
-            ]
+            scope["headers"] = [(k, v) for k, v in scope["headers"] if k != b"accept-encoding"]
         inject = html and not (self.exclude and path.startswith(self.exclude))
-        responder = _Responder(self, visit, scope, send, inject=inject)
+        responder = _Responder(self, visit, scope, send, inject=inject, language=language)
         await self.app(scope, receive, responder.send)
 
     def visit(self, scope: Scope) -> Visit:
@@ -263,25 +294,24 @@ class ConsentMiddleware:
         now = self.clock()
         key = (value, country, gpc)
         cached = self._consents.get(key)
-        if cached is not None and now < cached[1]:
-            consent, _, cookie, resign = cached
-            return Visit(consent, client, cookie, resign, gpc, headers)
-        loaded = self.codec.loads(value, now=now) if value else None
-        cookie, resign = loaded if loaded is not None else (None, False)
-        consent = decide(
-            offer=self.offer,
-            revision=self.settings.policy_revision,
-            country=country,
-            regulated=self.regulated(country),
-            cookie=cookie,
-            gpc=gpc,
-            rules=self.rules,
-        )
-        deadline = cookie.decided_at + self.codec.max_age if cookie is not None else math.inf
-        if len(self._consents) >= _CACHE_LIMIT:
-            self._consents.clear()
-        self._consents[key] = (consent, deadline, cookie, resign)
-        return Visit(consent, client, cookie, resign, gpc, headers)
+        if cached is None or now >= cached[1]:
+            loaded = self.codec.loads(value, now=now) if value else None
+            cookie, resign = loaded if loaded is not None else (None, False)
+            consent = decide(
+                offer=self.offer,
+                revision=self.settings.policy_revision,
+                country=country,
+                regulated=self.regulated(country),
+                cookie=cookie,
+                gpc=gpc,
+                rules=self.rules,
+            )
+            deadline = cookie.decided_at + self.codec.max_age if cookie is not None else math.inf
+            if len(self._consents) >= _CACHE_LIMIT:
+                self._consents.clear()
+            cached = self._consents[key] = (consent, deadline, cookie, resign, _render_key(consent))
+        consent, deadline, cookie, resign, render = cached
+        return Visit(consent, client, cookie, resign, gpc, _NO_HEADERS, render, deadline)
 
     def _country(self, ip: str | None) -> str | None:
         # Same visitors come back page after page: remember their country (bounded).
@@ -330,35 +360,28 @@ class ConsentMiddleware:
         await self.app(scope, receive, wrapped_send)
 
     # -- per-response pieces -------------------------------------------------------------------
-    def snippets(self, visit: Visit, path: str, nonce: str | None) -> tuple[str, str]:
-        """The head and body snippets for one visitor (cached when there is no nonce)."""
-        consent = visit.consent
-        lang = self.banner.language(_text(visit.headers.get(b"accept-language")))
-        key = (consent, lang, path)
-        cached = self._snippets.get(key) if nonce is None else None
+    def snippets(self, visit: Visit, path: str, language: bytes | None) -> _Snippets:
+        """The head and body snippets for one visitor and page (cached)."""
+        lang = self.banner.language(language.decode("latin-1") if language is not None else None)
+        key = (visit.render, lang, path)
+        cached = self._snippets.get(key)
         if cached is None:
-            cached = self._render_snippets(consent, lang, path, nonce)
-            if nonce is None:
-                if len(self._snippets) >= _CACHE_LIMIT:
-                    self._snippets.clear()
-                self._snippets[key] = cached
+            head, body = self._render_snippets(visit.consent, lang, path)
+            cached = _Snippets(head, body, head.encode(), body.encode())
+            if len(self._snippets) >= _CACHE_LIMIT:
+                self._snippets.clear()
+            self._snippets[key] = cached
         return cached
 
-    def _render_snippets(
-        self, consent: Consent, lang: str, path: str, nonce: str | None
-    ) -> tuple[str, str]:
-        nonce_attr = f' nonce="{nonce}"' if nonce else ""
+    def _render_snippets(self, consent: Consent, lang: str, path: str) -> tuple[str, str]:
         head_js = self.google.head_script(consent)
-        head = f"<script{nonce_attr}>{head_js}</script>" if head_js else ""
+        head = f"<script>{head_js}</script>" if head_js else ""
         review = consent.show_banner and consent.consent_id is not None
         tags = [self.google.body_tags(consent)]
         for category, active, inert in self._service_scripts:
             tags.append(active if consent.allows(category) else inert)
-        tag_html = "".join(tags)
-        if nonce:
-            tag_html = tag_html.replace("<script", f"<script{nonce_attr}")
         body = (
-            self.banner.assets_html(nonce=nonce)
+            self.banner.assets_html(nonce=None)
             + self.banner.dialog_html(
                 lang,
                 prefill=consent.prefill,
@@ -368,13 +391,23 @@ class ConsentMiddleware:
                 granted=consent.granted,
             )
             + self.banner.reopen_html(lang)
-            + tag_html
+            + "".join(tags)
         )
         return head, body
 
+    def with_nonce(self, snippets: _Snippets, nonce: str) -> tuple[str, str]:
+        """The snippets with the page's CSP nonce on every script and style element."""
+        attr = f' nonce="{html.escape(nonce, quote=True)}"'
+        return _add_nonce(snippets.head, attr), _add_nonce(snippets.body, attr)
+
     def inert_hosts(self, granted: frozenset[str]) -> dict[str, str]:
-        """Tracker hosts whose category is not granted."""
-        return {host: cat for host, cat in self._hosts.items() if cat not in granted}
+        """Tracker hosts whose category is not granted (cached per granted set)."""
+        hosts = self._inert.get(granted)
+        if hosts is None:
+            hosts = {host: cat for host, cat in self._hosts.items() if cat not in granted}
+            if len(self._inert) < 1024:
+                self._inert[granted] = hosts
+        return hosts
 
     def cookie_category(self, name: str) -> str | None:
         """The category of a cookie the app sets, ``None`` when no service declares it."""
@@ -412,16 +445,24 @@ class ConsentMiddleware:
 class _Responder:
     """Per-request ``send`` wrapper: headers, cookie rules and streaming injection."""
 
-    __slots__ = ("gate", "inject", "injector", "pending", "scope", "send_", "visit")
+    __slots__ = ("gate", "inject", "injector", "language", "pending", "scope", "send_", "visit")
 
     def __init__(
-        self, gate: ConsentMiddleware, visit: Visit, scope: Scope, send: Send, *, inject: bool
+        self,
+        gate: ConsentMiddleware,
+        visit: Visit,
+        scope: Scope,
+        send: Send,
+        *,
+        inject: bool,
+        language: bytes | None = None,
     ) -> None:
         self.gate = gate
         self.visit = visit
         self.scope = scope
         self.send_ = send
         self.inject = inject
+        self.language = language
         self.injector: StreamInjector | None = None
         # The start message of an injected response waits for the first body chunk: when that
         # chunk is the whole body, the new Content-Length can be sent instead of none.
@@ -454,13 +495,14 @@ class _Responder:
     def _start(self, message: Message) -> Message:
         gate = self.gate
         consent = self.visit.consent
-        headers: list[tuple[bytes, bytes]] = list(message.get("headers", ()))
+        raw = message.get("headers", ())
         if (
             not self.inject
             and not self.visit.resign
-            and not any(k.lower() == b"set-cookie" for k, _ in headers)
+            and not any(k.lower() == b"set-cookie" for k, _ in raw)
         ):
             return message  # nothing to change: pass the app's message on as it is
+        headers: list[tuple[bytes, bytes]] = list(raw)
         granted = consent.granted
         filtered = [
             (k, v)
@@ -529,7 +571,10 @@ class _Responder:
         nonce = next((n for n in map(csp_nonce, policies) if n), None)
         query = self.scope.get("query_string", b"")
         here = self.scope["path"] + ("?" + query.decode("latin-1") if query else "")
-        head, body = gate.snippets(self.visit, here, nonce)
+        snippets = gate.snippets(self.visit, here, self.language)
+        head, body = snippets.head, snippets.body
+        if nonce is not None:
+            head, body = gate.with_nonce(snippets, nonce)
         if policies and nonce is None:
             hashes = [
                 script_hash(s.encode(charset, "xmlcharrefreplace"))
@@ -542,12 +587,47 @@ class _Responder:
             ]
         kept.append((b"vary", _merge_vary(vary)))
         kept.append((b"cache-control", _private(cache_control)))
+        if charset == "utf-8" and nonce is None:
+            head_bytes, body_bytes = snippets.head_bytes, snippets.body_bytes
+        else:
+            head_bytes = head.encode(charset, "xmlcharrefreplace")
+            body_bytes = body.encode(charset, "xmlcharrefreplace")
         self.injector = StreamInjector(
-            head.encode(charset, "xmlcharrefreplace"),
-            body.encode(charset, "xmlcharrefreplace"),
-            inert_hosts=gate.inert_hosts(self.visit.consent.granted),
+            head_bytes, body_bytes, inert_hosts=gate.inert_hosts(self.visit.consent.granted)
         )
         return kept
+
+
+_TAG_OPEN = re.compile(r"<(script|link)\b(?![^>]*\snonce=)", re.IGNORECASE)
+
+
+def _add_nonce(markup: str, attr: str) -> str:
+    return _TAG_OPEN.sub(lambda m: m.group(0) + attr, markup)
+
+
+class _Snippets(NamedTuple):
+    head: str
+    body: str
+    head_bytes: bytes
+    body_bytes: bytes
+
+
+#: What the rendered snippets depend on (a Consent's hash would cover every field, slowly).
+RenderKey = tuple[bool, frozenset[str], frozenset[str], str, bool, bool, bool, bool]
+_NO_HEADERS: dict[bytes, bytes] = {}
+
+
+def _render_key(consent: Consent) -> RenderKey:
+    return (
+        consent.show_banner,
+        consent.granted,
+        consent.prefill,
+        consent.ads.value,
+        consent.regulated,
+        consent.decided,
+        consent.gpc_opt_out,
+        consent.consent_id is not None,
+    )
 
 
 def _with_hashes(policy: bytes, hashes: list[str]) -> bytes:

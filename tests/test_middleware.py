@@ -599,3 +599,32 @@ async def test_streamed_page_is_injected_without_content_length() -> None:
     assert response.text.startswith("<html><head><script>")
     assert response.text.endswith("</body></html>")
     assert 'id="consentgate-banner"' in response.text
+
+
+async def test_cookie_split_over_several_headers_is_found() -> None:
+    seen: list[dict[str, Any]] = []
+    app, _ = gate(capture_app(seen))
+    value = cookie_for([KEY], granted=frozenset({"a"}), middleware=app)
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b""}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "method": "GET",
+        "path": "/api",
+        "query_string": b"",
+        "scheme": "http",
+        "client": (DE_IP, 1),
+        "headers": [
+            (b"accept", b"application/json"),
+            (b"cookie", b"a=1"),
+            (b"cookie", f"consentgate={value}".encode()),
+        ],
+    }
+    await app(scope, receive, send)
+    assert seen[0]["state"]["consent"].granted == frozenset({"necessary", "analytics"})

@@ -14,7 +14,7 @@ import logging
 import math
 import re
 import time
-from collections.abc import Awaitable, Callable, Iterable, MutableMapping
+from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any, NamedTuple
 
 from .banner import Banner, CategoryInfo, ServiceInfo
@@ -228,30 +228,25 @@ class ConsentMiddleware:
             return
         if not self._started:
             await self.startup()
-        # One pass over the headers picks out everything the hot path needs.
-        cookie = gpc = host = accept = language = None
-        encoding = False
-        for key, value in scope.get("headers") or ():
-            if key == b"cookie":
-                cookie = value if cookie is None else cookie + b"; " + value
-            elif key == b"accept":
-                accept = value
-            elif key == b"host":
-                host = value
-            elif key == b"accept-language":
-                language = value
-            elif key == b"accept-encoding":
-                encoding = True
-            elif key == b"sec-gpc":
-                gpc = value
+        raw = scope.get("headers") or ()
+        if not isinstance(raw, list | tuple):
+            raw = list(raw)
+        headers = dict(raw)  # a C-speed pass; repeated names (HTTP/2 cookies) are merged below
+        if len(headers) != len(raw):
+            headers = header_map(raw)
+        get = headers.get
+        cookie = get(b"cookie")
+        gpc = get(b"sec-gpc")
+        host = get(b"host")
+        accept = get(b"accept")
         if self.proxy.enabled:
-            visit = self.visit(scope)
+            visit = self.visit(scope, headers)
         else:
             client = scope.get("client")
             cache_key = (client[0] if client else None, scope.get("scheme"), host, cookie, gpc)
             found = self._visits.get(cache_key)
             if found is None or self.clock() >= found.deadline:
-                found = self.visit(scope)
+                found = self.visit(scope, headers)
                 if len(self._visits) >= _CACHE_LIMIT:
                     self._visits.clear()
                 self._visits[cache_key] = found
@@ -265,20 +260,22 @@ class ConsentMiddleware:
             return
         path: str = scope["path"]
         if path.startswith(self._endpoint_prefix) or path == self.endpoints.path:
-            headers = header_map(scope.get("headers") or ())
             await self.endpoints(scope, receive, send, visit._replace(headers=headers))
             return
         html = accept is None or b"html" in accept or b"*/*" in accept or not accept.strip()
-        if html and encoding:
+        if html and b"accept-encoding" in headers:
             scope = dict(scope)
             scope["headers"] = [(k, v) for k, v in scope["headers"] if k != b"accept-encoding"]
         inject = html and not (self.exclude and path.startswith(self.exclude))
-        responder = _Responder(self, visit, scope, send, inject=inject, language=language)
+        responder = _Responder(
+            self, visit, scope, send, inject=inject, language=get(b"accept-language")
+        )
         await self.app(scope, receive, responder.send)
 
-    def visit(self, scope: Scope) -> Visit:
+    def visit(self, scope: Scope, headers: dict[bytes, bytes] | None = None) -> Visit:
         """Work out who is asking and what their consent allows."""
-        headers = header_map(scope.get("headers") or ())
+        if headers is None:
+            headers = header_map(scope.get("headers") or ())
         client = self.proxy.resolve(scope, headers)
         if (
             self.country_header is not None
@@ -494,54 +491,48 @@ class _Responder:
 
     def _start(self, message: Message) -> Message:
         gate = self.gate
-        consent = self.visit.consent
+        visit = self.visit
         raw = message.get("headers", ())
-        if (
-            not self.inject
-            and not self.visit.resign
-            and not any(k.lower() == b"set-cookie" for k, _ in raw)
-        ):
+        # One look at the app's headers decides whether anything needs doing at all.
+        set_cookie = False
+        content_type = b""
+        encoded = False
+        for key, value in raw:
+            lowered = key.lower()
+            if lowered == b"content-type":
+                content_type = value
+            elif lowered == b"set-cookie":
+                set_cookie = True
+            elif lowered == b"content-encoding" and value.strip().lower() != b"identity":
+                encoded = True
+        html = content_type[:9].lower() == b"text/html"
+        inject = self.inject and html and self._injectable(message["status"])
+        if inject and encoded:
+            _log_compressed_once()
+            inject = False
+        if not inject and not set_cookie and not visit.resign:
             return message  # nothing to change: pass the app's message on as it is
         headers: list[tuple[bytes, bytes]] = list(raw)
-        granted = consent.granted
-        filtered = [
-            (k, v)
-            for k, v in headers
-            if k.lower() != b"set-cookie" or gate.keep_set_cookie(v, granted)
-        ]
-        if self.visit.resign and self.visit.cookie is not None:
-            now = gate.clock()
-            value = gate.codec.dumps(self.visit.cookie)
-            filtered.append(
-                (
-                    b"set-cookie",
-                    gate.writer.consent(
-                        value,
-                        gate.codec.remaining(self.visit.cookie, now),
-                        https=self.visit.client.scheme == "https",
-                    ),
-                )
-            )
-        status = message["status"]
-        if self.inject and self._html(filtered, status):
-            filtered = self._prepare_injection(filtered)
+        if set_cookie:
+            granted = visit.consent.granted
+            headers = [
+                (k, v)
+                for k, v in headers
+                if k.lower() != b"set-cookie" or gate.keep_set_cookie(v, granted)
+            ]
+        if visit.resign and visit.cookie is not None:
+            value = gate.codec.dumps(visit.cookie)
+            lifetime = gate.codec.remaining(visit.cookie, gate.clock())
+            https = visit.client.scheme == "https"
+            headers.append((b"set-cookie", gate.writer.consent(value, lifetime, https=https)))
+        if inject:
+            headers = self._prepare_injection(headers)
         message = dict(message)
-        message["headers"] = filtered
+        message["headers"] = headers
         return message
 
-    def _html(self, headers: Iterable[tuple[bytes, bytes]], status: int) -> bool:
-        if status < 200 or status in _NO_BODY_STATUS or self.scope.get("method") == "HEAD":
-            return False
-        content_type = b""
-        for key, value in headers:
-            lowered = key.lower()
-            if lowered == b"content-encoding" and value.strip().lower() != b"identity":
-                if b"text/html" in content_type or _has_html(headers):
-                    _log_compressed_once()
-                return False
-            if lowered == b"content-type":
-                content_type = value.lower()
-        return content_type.startswith(b"text/html")
+    def _injectable(self, status: int) -> bool:
+        return status >= 200 and status not in _NO_BODY_STATUS and self.scope["method"] != "HEAD"
 
     def _prepare_injection(self, headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
         gate = self.gate
@@ -632,10 +623,6 @@ def _render_key(consent: Consent) -> RenderKey:
 
 def _with_hashes(policy: bytes, hashes: list[str]) -> bytes:
     return csp_with_script_hashes(policy.decode("latin-1"), hashes).encode("latin-1")
-
-
-def _has_html(headers: Iterable[tuple[bytes, bytes]]) -> bool:
-    return any(k.lower() == b"content-type" and b"text/html" in v.lower() for k, v in headers)
 
 
 _compressed_logged = False

@@ -229,7 +229,7 @@ class ConsentMiddleware:
         if not self._started:
             await self.startup()
         raw = scope.get("headers") or ()
-        if not isinstance(raw, list | tuple):
+        if not isinstance(raw, (list, tuple)):
             raw = list(raw)
         headers = dict(raw)  # a C-speed pass; repeated names (HTTP/2 cookies) are merged below
         if len(headers) != len(raw):

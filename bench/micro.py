@@ -10,7 +10,7 @@ import asyncio
 import tempfile
 import time
 import timeit
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -93,14 +93,14 @@ def _subjects(mmdb: Path, cookie: str) -> dict[str, Callable[[], object]]:
     name = gate.cookie_name
     visit = gate.visit(scope)
     regulated = gate.visit(http_scope(PAGE_PATH, browser_headers(html=True, cookie=b""), DE_IP))
-    head, body = gate.snippets(regulated, PAGE_PATH, None)
-    head_b, body_b = head.encode(), body.encode()
+    snippets = gate.snippets(regulated, PAGE_PATH, None)
+    head_b, body_b = snippets.head_bytes, snippets.body_bytes
     hosts = gate.inert_hosts(regulated.consent.granted)
     if not hosts:
         raise SystemExit("bench: micro: an undecided visitor should have inert hosts")
     chunk = body_chunk()
 
-    def injector(inert: dict[str, str]) -> StreamInjector:
+    def injector(inert: Mapping[str, str]) -> StreamInjector:
         new = StreamInjector(head_b, body_b, inert_hosts=inert)
         new.feed(b"<!doctype html><html><head><title>t</title></head><body>")
         return new

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import base64
+import copy
 import hashlib
 import itertools
+import pickle
+from collections.abc import Mapping
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from consentgate.injection import (
+    InertHosts,
     StreamInjector,
     ascii_compatible,
     charset_of,
@@ -478,6 +482,192 @@ def test_most_specific_inert_host_wins() -> None:
 def test_category_is_escaped_in_the_added_attribute() -> None:
     out = inject(b"<script src=//t.example/a>", hosts={"t.example": 'a"b'}, head=b"", body=b"")
     assert b'data-consentgate-category="a&quot;b"' in out
+
+
+# --- InertHosts and the whole-page path ---------------------------------------------------
+
+#: Shared by the tests below, as the middleware shares one: its memo of judged tags is used.
+SHARED_HOSTS = InertHosts(HOSTS)
+
+
+def run(
+    page: bytes,
+    cuts: list[int] | None = None,
+    *,
+    hosts: Mapping[str, str] | None,
+    max_tag: int = 8192,
+) -> bytes:
+    """Like :func:`inject`, for any kind of ``hosts``."""
+    injector = StreamInjector(HEAD, BODY, inert_hosts=hosts, max_tag=max_tag)
+    bounds = [0, *sorted(cuts or []), len(page)]
+    out = [injector.feed(page[a:b]) for a, b in itertools.pairwise(bounds)]
+    return b"".join(out) + injector.finish()
+
+
+def test_inert_hosts_normalises_hosts_as_a_read_only_mapping() -> None:
+    hosts = InertHosts({" WWW.GoogleTagManager.COM. ": "analytics", "": "x", " . ": "y"})
+    assert dict(hosts) == {"www.googletagmanager.com": "analytics"}
+    assert hosts == {"www.googletagmanager.com": "analytics"}
+    assert len(hosts) == 1
+    assert "www.googletagmanager.com" in hosts
+    assert hosts["www.googletagmanager.com"] == "analytics"
+    assert "InertHosts(" in repr(hosts)
+    assert len(InertHosts()) == 0
+
+
+def test_inert_hosts_is_an_immutable_snapshot() -> None:
+    source = dict(HOSTS)
+    hosts = InertHosts(source)
+    source["t.example"] = "ads"
+    assert "t.example" not in hosts
+    with pytest.raises(AttributeError):
+        hosts._escaped = {}  # type: ignore[misc]
+    with pytest.raises(AttributeError):
+        del hosts._memo
+    with pytest.raises(TypeError):
+        hosts["t.example"] = "ads"  # type: ignore[index]
+    for clone in (copy.copy(hosts), copy.deepcopy(hosts), pickle.loads(pickle.dumps(hosts))):
+        assert isinstance(clone, InertHosts)
+        assert clone == hosts
+
+
+def test_injector_takes_inert_hosts_as_it_takes_a_mapping() -> None:
+    page = (
+        b'<head><script async src="https://www.googletagmanager.com/gtag/js?id=G-1"></script>'
+        b'<script src="/app.js"></script></head><body><script src=//t.example/a></script></body>'
+    )
+    hosts = {**HOSTS, "t.example": 'a"b'}
+    out = run(page, hosts=InertHosts(hosts))
+    assert out == inject(page, hosts=hosts)
+    assert out.count(b"data-consentgate-src=") == 2
+    assert b'data-consentgate-category="a&quot;b"' in out
+
+
+def test_empty_inert_hosts_are_no_hosts() -> None:
+    injector = StreamInjector(HEAD, BODY, inert_hosts=InertHosts({"": "x"}))
+    assert injector.feed(b"<head>") == b"<head>" + HEAD
+    injector.feed(b"</body>" + b"x" * 9000)
+    # Both snippets in and nothing to rewrite: chunks now pass through untouched.
+    tag = b'<script src="https://www.googletagmanager.com/gtm.js">'
+    assert injector.feed(tag) == tag
+
+
+def test_shared_inert_hosts_give_the_same_output_every_time() -> None:
+    hosts = InertHosts(HOSTS)
+    page = b"".join(
+        b'<script src="https://googletagmanager.com/gtm.js?v=%d"></script>'
+        b'<script src="/static/app.js?v=%d" defer></script>' % (i, i)
+        for i in range(700)  # More distinct tags than the memo keeps.
+    )
+    first = run(page, [len(page) // 3], hosts=hosts)
+    assert first == inject(page, [len(page) // 3], hosts=HOSTS)
+    assert first.count(b"data-consentgate-src=") == 700
+    assert run(page, hosts=hosts) == first
+    assert run(page, list(range(0, len(page), 97)), hosts=hosts) == first
+
+
+def test_script_ends_only_at_a_script_end_tag_name() -> None:
+    tracker = b"<script src=//googletagmanager.com/a>"
+    inert = INERT + b" data-consentgate-src=//googletagmanager.com/a>"
+    page = b"<script>a</scripts>" + tracker + b"</SCRIPT\t>" + tracker
+    assert neutralise(page) == b"<script>a</scripts>" + tracker + b"</SCRIPT\t>" + inert
+
+
+def test_src_only_in_a_value_or_a_quoted_gt_does_not_stop_the_next_rewrite() -> None:
+    tracker = b"<script src=//googletagmanager.com/a>"
+    inert = INERT + b" data-consentgate-src=//googletagmanager.com/a>"
+    for tag in (b'<script data-note="src">', b'<script data-x=">">', b"<script data-x='>' x>"):
+        page = tag + b"x</script>" + tracker
+        assert neutralise(page) == tag + b"x</script>" + inert, tag
+
+
+SCRIPT_TEXTS = [
+    b"",
+    b"var a = 1 < 2;",
+    b"document.write('<script src=//googletagmanager.com/x><\\/script>')",
+    b"x = '</scriptx>'; y = '</body>'; z = '<!--';",
+    b"if (a</b) {}",
+]
+
+
+@st.composite
+def realistic_pages(draw: st.DrawFn) -> bytes:
+    """Whole pages as templates render them: a head with assets, a body with markup."""
+    srcs = st.sampled_from(
+        [
+            b'"https://www.googletagmanager.com/gtag/js?id=G-X"',
+            b"'//pagead2.googlesyndication.com/pagead/js/adsbygoogle.js'",
+            b"https://googletagmanager&#46;com/gtm.js",
+            b'"/static/site.js"',
+            b'"https://cdn.example/lib.js"',
+        ]
+    )
+    attrs = st.sampled_from([b"", b" async", b" defer", b' type="module"', b" data-x='>'"])
+    script = st.builds(
+        lambda src, attr, text, closing: b"<script" + attr + b" src=" + src + b">" + text + closing,
+        srcs,
+        attrs,
+        st.sampled_from(SCRIPT_TEXTS),
+        st.sampled_from([b"</script>", b"</SCRIPT >", b"</script\n>"]),
+    )
+    inline = st.builds(
+        lambda attr, text: b"<script" + attr + b">" + text + b"</script>",
+        attrs,
+        st.sampled_from(SCRIPT_TEXTS),
+    )
+    markup = st.one_of(
+        script,
+        inline,
+        st.sampled_from(
+            [
+                b'<meta charset="utf-8">\n',
+                b'<link rel="stylesheet" href="/site.css">\n',
+                b"<title>t &amp; t</title>",
+                b"<!-- a </body> <head> <script src=//googletagmanager.com/c> comment -->",
+                b"<!---->",
+                b'<p class="x">Some <b>bold</b> text, a < b and c > d.</p>\n',
+                b'<a href="/x?a=1&b=2">link</a>',
+                b"<header><nav>n</nav></header>",
+                b"</body>",
+                b"<section><span>s</span></section>",
+            ]
+        ),
+    )
+    head = draw(st.lists(markup, max_size=6))
+    body = draw(st.lists(markup, max_size=12))
+    page = b"".join(
+        [
+            b'<!doctype html><html lang="en"><head data-x="<body>">',
+            *head,
+            b"</head>\n<body class='page'>",
+            *body,
+            b"</body></html>\n",
+        ]
+    )
+    return page.upper() if draw(st.booleans()) else page
+
+
+@settings(max_examples=200, deadline=None)
+@given(data=st.data(), page=realistic_pages(), max_tag=st.sampled_from([40, 8192]))
+def test_whole_realistic_page_at_once_matches_any_chunking(
+    data: st.DataObject, page: bytes, max_tag: int
+) -> None:
+    whole = run(page, hosts=SHARED_HOSTS, max_tag=max_tag)
+    assert run(page, list(range(1, len(page))), hosts=SHARED_HOSTS, max_tag=max_tag) == whole
+    cuts = data.draw(st.lists(st.integers(0, len(page)), max_size=8))
+    assert run(page, cuts, hosts=SHARED_HOSTS, max_tag=max_tag) == whole
+    assert inject(page, cuts, hosts=HOSTS, max_tag=max_tag) == whole
+
+
+@settings(max_examples=200, deadline=None)
+@given(data=st.data(), page=pages(), max_tag=st.sampled_from([16, 40, 8192]))
+def test_inert_hosts_and_mapping_give_the_same_output(
+    data: st.DataObject, page: bytes, max_tag: int
+) -> None:
+    cuts = data.draw(st.lists(st.integers(0, len(page)), max_size=12))
+    expected = inject(page, cuts, hosts=HOSTS, max_tag=max_tag)
+    assert run(page, cuts, hosts=SHARED_HOSTS, max_tag=max_tag) == expected
+    assert run(page, hosts=SHARED_HOSTS, max_tag=max_tag) == expected
 
 
 # --- CSP ---------------------------------------------------------------------------------

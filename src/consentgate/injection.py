@@ -16,9 +16,12 @@ The scanner is a small approximation of the HTML tokenizer, enough for injection
   skipped: nothing in there is injected into or rewritten. Other tags, ``<style>``, CDATA and
   the "double escaped" script states are not special-cased.
 
-Cost per chunk is one ``bytes.lower()`` plus a literal-prefix regex scan of it, and a little
-Python work per ``<script``, comment or ``</body`` met; there is no per-byte Python loop.
-Once both snippets are in and no hosts are to be neutralised, chunks pass through untouched.
+Cost per chunk is one case-insensitive regex scan of it, which also skips whole script
+elements and comments in C; Python only runs per token of interest (``<head``, ``</body``, a
+script tag that may name a tracker host, a construct cut by the chunk's end), and there is no
+per-byte Python loop nor a lowercased copy. A whole page fed at once thus costs little more
+than the scan. Once both snippets are in and no hosts are to be neutralised, chunks pass
+through untouched. For many injectors over the same hosts, build one :class:`InertHosts`.
 
 Everything here works on bytes, so the stream's charset must be ASCII-compatible (see
 :func:`ascii_compatible`). This module knows nothing about ASGI, settings or the rest of
@@ -34,10 +37,11 @@ import hashlib
 import html
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from urllib.parse import unquote
 
 __all__ = [
+    "InertHosts",
     "StreamInjector",
     "ascii_compatible",
     "charset_of",
@@ -55,28 +59,68 @@ _AFTER_HEAD, _AFTER_SCRIPT = range(2)
 # Start-tag tokenizer states (after the tag name), as in the HTML spec.
 _BEFORE_NAME, _NAME, _AFTER_NAME, _BEFORE_VALUE, _DQ, _SQ, _UNQUOTED = range(7)
 
-# Token kinds found in markup.
-_SCRIPT_START, _END_BODY, _COMMENT_START, _HEAD_START, _BODY_START, _END_HEAD = range(6)
-_KINDS = {
-    b"<script": _SCRIPT_START,
-    b"</body": _END_BODY,
-    b"<!--": _COMMENT_START,
-    b"<head": _HEAD_START,
-    b"<body": _BODY_START,
-    b"</head": _END_HEAD,
-}
-#: Bytes that end a tag name.
-_DELIMS = frozenset(b"\t\n\f\r />")
+# What a text-mode match is: a complete script element or comment with nothing to do
+# (skipped), a complete script element whose start tag may need rewriting, a complete
+# ``<head ...>`` start tag, or a token.
+(
+    _SKIP,
+    _SRC_SCRIPT,
+    _SCRIPT_START,
+    _COMMENT_START,
+    _END_BODY,
+    _HEAD_TAG,
+    _HEAD_START,
+    _BODY_START,
+    _END_HEAD,
+) = range(9)
 #: Token names that may still be completed by the next chunk (``<`` already seen).
 _TOKENS = (b"head", b"body", b"/head", b"/body", b"script", b"!--")
+#: What may follow a ``<`` at the end of a chunk for it to be held back: a token name, whole
+#: or begun (lowercased).
+_TOKEN_PREFIXES = frozenset(token[:i] for token in _TOKENS for i in range(len(token) + 1))
 _NAME_STOP = re.compile(rb"[\t\n\f\r />=]")
 _UNQUOTED_STOP = re.compile(rb"[\t\n\f\r >]")
+
+
+def _tag_rest(quoted_gt: bool) -> bytes:
+    """A whole start tag after its name; with ``quoted_gt`` false, no quoted value has ``>``.
+
+    Possessive throughout, so it fails, rather than guess, on incomplete data. Without
+    ``quoted_gt`` the tag ends at its first ``>``, and where that variant matches it matches
+    exactly what the full one does (it only rejects more).
+    """
+    dq, sq = (rb'"[^"]*+"', rb"'[^']*+'") if quoted_gt else (rb'"[^">]*+"', rb"'[^'>]*+'")
+    return (
+        rb"(?:[\t\n\f\r /]*+[^\t\n\f\r />][^\t\n\f\r />=]*+[\t\n\f\r ]*+"
+        rb"(?:=[\t\n\f\r ]*+(?:" + dq + b"|" + sq + rb"""|[^\t\n\f\r >"'][^\t\n\f\r >]*+|(?=>))"""
+        rb"|(?!=)))*+[\t\n\f\r /]*+>"
+    )
+
+
+def _ci(name: bytes) -> bytes:
+    """A pattern for ``name`` in any ASCII letter case.
+
+    Explicit ``[sS]`` classes rather than :data:`re.IGNORECASE`: the regex engine then
+    rejects an alternative on its first byte without entering it.
+    """
+    return b"".join(
+        b"[%c%c]" % (c, c - 32) if 0x61 <= c <= 0x7A else re.escape(bytes([c])) for c in name
+    )
+
+
+#: Bytes that end a tag name.
+_DELIM = rb"[\t\n\f\r />]"
 #: A whole start tag after its name, in one go; fails, rather than guess, on incomplete data.
-_TAG_REST = re.compile(
-    rb"(?:[\t\n\f\r /]*+[^\t\n\f\r />][^\t\n\f\r />=]*+[\t\n\f\r ]*+"
-    rb"""(?:=[\t\n\f\r ]*+(?:"[^"]*+"|'[^']*+'|[^\t\n\f\r >"'][^\t\n\f\r >]*+|(?=>))|(?!=)))*+"""
-    rb"[\t\n\f\r /]*+>"
-)
+_TAG_REST = re.compile(_tag_rest(True))
+#: The end of a script's text: the ``</script`` name (its delimiter must be there already).
+_SCRIPT_END = re.compile(b"<" + _ci(b"/script") + b"(?=" + _DELIM + b")")
+#: Script text up to and including the first ``</script`` name that has its delimiter.
+_SCRIPT_TEXT = rb"[^<]*+(?:<(?!" + _ci(b"/script") + _DELIM + rb")[^<]*+)*+" + _SCRIPT_END.pattern
+#: The rest of a comment after ``<!``: ``-->`` is looked for from the ``--`` of ``<!--`` on,
+#: so that ``<!-->`` and ``<!--->`` close at once.
+_COMMENT_REST = rb"(?=--)(?:[^-]++|-(?!->))*+-->"
+#: From right after ``<script``: no ``src`` (any case) before the first ``>``.
+_NO_SRC = rb"(?=(?:[^>sS]++|[sS](?![rR][cC]))*+>)"
 _SPACE = re.compile(rb"[\t\n\f\r ]*")
 _SPACE_SLASH = re.compile(rb"[\t\n\f\r /]*")
 #: One attribute of a complete start tag; mirrors :func:`_skip_tag` exactly.
@@ -92,39 +136,85 @@ _URL_DROP = str.maketrans("", "", "\t\n\r")
 _URL_TRIM = "".join(map(chr, range(0x21)))
 #: Characters IDNA treats as label separators besides ".".
 _IDNA_DOTS = str.maketrans("\u3002\uff0e\uff61", "...")
+#: Bounds of the per-:class:`InertHosts` memo of judged script tags (entries, tag length):
+#: a few hundred kilobytes at most.
+_MEMO_SIZE = 256
+_MEMO_TAG = 512
+#: Bound of the cache of :class:`InertHosts` built from plain mappings.
+_CONVERTED_SIZE = 64
+
+#: A text-mode regex and, by ``lastindex``, what each of its matches is.
+_TextRx = tuple[re.Pattern[bytes], tuple[int, ...]]
 
 
-def _text_regex(head: bool, body: bool) -> re.Pattern[bytes]:
-    """The tokens worth stopping at in (lowercased) markup, given what is still to be done."""
-    names = [b"script", b"!--"]
-    if head:
-        names += [b"head", b"body", b"/head"]
+def _text_regex(head: bool, body: bool, hosts: bool) -> _TextRx:
+    """The text-mode regex, given what is still to be done.
+
+    It is searched for from one place to the next and matches, at a ``<``, the first of:
+
+    * a complete script element (start tag, text and ``</script`` name) or comment, which is
+      skipped in one go. With ``hosts``, a script whose start tag mentions ``src`` (or has a
+      ``>`` in a quoted value) is told apart, as it may have to be rewritten;
+    * a ``<script`` or ``<!--`` that does not complete in the data (Python takes over);
+    * a ``</body``, ``<head`` (with its whole start tag if there), ``<body`` or ``</head``
+      token still of interest.
+
+    Every alternative ends with an empty group, so ``lastindex`` tells them apart (these are
+    the only groups; the ``src`` script alternative has another one right after its start
+    tag). The alternatives after ``<`` each start with a literal byte, one per letter case,
+    which the regex engine checks before entering them: most ``<`` in a page cost one look.
+    """
+    kinds = [_SKIP]
+
+    def mark(kind: int) -> bytes:
+        kinds.append(kind)
+        return b"()"
+
+    delim = b"(?=" + _DELIM + b")"
+
+    def either_case(token: bytes, then: Callable[[], bytes]) -> list[bytes]:
+        # One alternative per case of the first letter (each with its own groups).
+        return [
+            bytes([first]) + _ci(token[1:]) + delim + then() for first in (token[0], token[0] - 32)
+        ]
+
+    def script() -> bytes:
+        if hosts:
+            parts = [_NO_SRC, _tag_rest(False), _SCRIPT_TEXT, mark(_SKIP), b"|"]
+            parts += [_tag_rest(True), mark(_SKIP), _SCRIPT_TEXT, mark(_SRC_SCRIPT)]
+        else:
+            parts = [_tag_rest(True), _SCRIPT_TEXT, mark(_SKIP)]
+        return b"(?:" + b"".join(parts) + b"|" + mark(_SCRIPT_START) + b")"
+
+    def head_tag() -> bytes:
+        return b"(?:" + _tag_rest(True) + mark(_HEAD_TAG) + b"|" + mark(_HEAD_START) + b")"
+
+    alts = either_case(b"script", script)
+    alts.append(b"!(?:" + _COMMENT_REST + mark(_SKIP) + b"|--" + mark(_COMMENT_START) + b")")
+    ends: list[bytes] = []
     if body:
-        names.append(b"/body")
-    # Plain literals after one "<": the fastest form for the regex engine's prefix scan.
-    return re.compile(b"<(?:" + b"|".join(re.escape(name) for name in names) + b")")
+        ends += either_case(b"body", lambda: mark(_END_BODY))
+    if head:
+        ends += either_case(b"head", lambda: mark(_END_HEAD))
+    if ends:
+        alts.append(b"/(?:" + b"|".join(ends) + b")")
+    if head:
+        alts += either_case(b"head", head_tag)
+        alts += either_case(b"body", lambda: mark(_BODY_START))
+    regex = re.compile(b"<(?:" + b"|".join(alts) + b")")
+    assert regex.groups == len(kinds) - 1
+    return regex, tuple(kinds)
 
 
-_TEXT_RX = {(h, b): _text_regex(h, b) for h in (False, True) for b in (False, True)}
+class _TextRegexes(dict[tuple[bool, bool, bool], _TextRx]):
+    """``_text_regex(head, body, hosts)`` by its arguments, each compiled on first use."""
+
+    def __missing__(self, key: tuple[bool, bool, bool]) -> _TextRx:
+        value = self[key] = _text_regex(*key)
+        return value
 
 
-def _maybe_token(rest: bytes) -> bool:
-    """Whether ``<`` + lowercased ``rest`` at the end of a chunk may still become a token."""
-    return any(token.startswith(rest) for token in _TOKENS)
-
-
-def _script_end(low: bytes, pos: int) -> int:
-    """Index just past the first ``</script`` name from ``pos`` in lowercased ``low``, or -1."""
-    n = len(low)
-    i = low.find(b"</script", pos)
-    while i >= 0:
-        end = i + 8
-        if end >= n:
-            return -1
-        if low[end] in _DELIMS:
-            return end
-        i = low.find(b"</script", i + 1)
-    return -1
+_TEXT_RX = _TextRegexes()
 
 
 def _skip_tag(data: bytes, pos: int, state: int) -> tuple[int, int]:
@@ -226,6 +316,159 @@ def _url_host(raw: bytes) -> str | None:
     return host or None
 
 
+class InertHosts(Mapping[str, str]):
+    """Tracker hosts and their consent categories, prepared once for :class:`StreamInjector`.
+
+    A read-only mapping from normalised host (stripped of whitespace and dots, lowercase;
+    empty names dropped, the last of duplicates winning) to category. Building it does all
+    the per-map work (normalising, HTML-escaping each category for the attribute it will be
+    written into), so an injector given one starts at no cost: build it once per set of
+    hosts (for example per set of granted categories) and share it between requests and
+    threads. Script start tags it has judged are remembered (a bounded memo), as pages keep
+    sending the same ones.
+
+    Instances cannot be changed (assigning an attribute raises :class:`AttributeError`);
+    they compare equal to any mapping with the same items, and copy and pickle as such.
+    """
+
+    __slots__ = ("_categories", "_escaped", "_memo")
+
+    _categories: dict[str, str]
+    #: Host to category as the bytes written into ``data-consentgate-category="..."``.
+    _escaped: dict[str, bytes]
+    #: Script start tag to its rewrite (``b""`` when it stays as it is).
+    _memo: dict[bytes, bytes]
+
+    def __init__(self, hosts: Mapping[str, str] | None = None) -> None:
+        """Normalise ``hosts`` (host to category)."""
+        categories: dict[str, str] = {}
+        for host, category in (hosts or {}).items():
+            key = host.strip().strip(".").lower()
+            if key:
+                categories[key] = category
+        escaped = {
+            key: html.escape(category, quote=True).encode("ascii", "xmlcharrefreplace")
+            for key, category in categories.items()
+        }
+        setattr_ = object.__setattr__
+        setattr_(self, "_categories", categories)
+        setattr_(self, "_escaped", escaped)
+        setattr_(self, "_memo", {})
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"InertHosts is immutable: cannot set {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"InertHosts is immutable: cannot delete {name!r}")
+
+    def __reduce__(self) -> tuple[type[InertHosts], tuple[dict[str, str]]]:
+        return InertHosts, (self._categories,)
+
+    def __getitem__(self, host: str) -> str:
+        return self._categories[host]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._categories)
+
+    def __len__(self) -> int:
+        return len(self._categories)
+
+    def __contains__(self, host: object) -> bool:
+        return host in self._categories
+
+    def __repr__(self) -> str:
+        return f"InertHosts({self._categories!r})"
+
+    def _category(self, src: bytes) -> bytes | None:
+        """The escaped category of the host ``src`` points to, most specific host first."""
+        host = _url_host(src)
+        escaped = self._escaped
+        while host:
+            category = escaped.get(host)
+            if category is not None:
+                return category
+            host = host.partition(".")[2]
+        return None
+
+    def _neutralise(self, tag: bytes) -> bytes:
+        """A complete ``<script ...>`` start tag made inert if its ``src`` is a tracker.
+
+        Returns ``tag`` itself when it stays as it is.
+        """
+        memo = self._memo
+        new = memo.get(tag)
+        if new is None:
+            new = self._rewrite(tag)
+            if len(tag) <= _MEMO_TAG:
+                if len(memo) >= _MEMO_SIZE:
+                    memo.clear()
+                memo[tag] = b"" if new is tag else new
+            return new
+        return new or tag
+
+    def _rewrite(self, tag: bytes) -> bytes:
+        """:meth:`_neutralise` without the memo."""
+        if b"src" not in tag.lower():
+            return tag
+        renames: list[tuple[int, int, bytes]] = []
+        src: bytes | None = None
+        type_: bytes | None = None
+        pos = 7  # len(b"<script")
+        while (m := _ATTRIBUTE.match(tag, pos)) is not None:
+            name = m.group(1).lower()
+            if name == b"src" or name == b"type":
+                # The value is in whichever of groups 2-4 matched last, if any.
+                last = m.lastindex or 1
+                value = m.group(last) if last > 1 else b""
+                if name == b"src":
+                    src = value if src is None else src
+                    renames.append((m.start(1), m.end(1), b"data-consentgate-src"))
+                else:
+                    type_ = value if type_ is None else type_
+                    renames.append((m.start(1), m.end(1), b"data-consentgate-type"))
+            pos = m.end()
+        if src is None:
+            return tag
+        # Browsers use the first of duplicate attributes; a text/plain script never runs.
+        if type_ is not None:
+            essence = html.unescape(type_.decode("latin-1")).partition(";")[0]
+            if essence.strip("\t\n\f\r ").lower() == "text/plain":
+                return tag
+        category = self._category(src)
+        if category is None:
+            return tag
+        # Every src/type is renamed, not just the first: a duplicate would otherwise win.
+        parts = [tag[:7], _INERT_TYPE, category, b'"']
+        last = 7
+        for start, end, new in renames:
+            parts += (tag[last:start], new)
+            last = end
+        parts.append(tag[last:])
+        return b"".join(parts)
+
+
+_converted: dict[tuple[tuple[str, str], ...], InertHosts] = {}
+
+
+def _inert_hosts(hosts: Mapping[str, str]) -> InertHosts:
+    """``InertHosts(hosts)``, shared with earlier calls given the same items in the same order.
+
+    Callers that pass plain mappings tend to pass the same few again and again; sharing also
+    shares the memo of judged script tags.
+    """
+    try:
+        key = tuple(hosts.items())
+        found = _converted.get(key)
+    except TypeError:  # Unhashable values: no sharing.
+        return InertHosts(hosts)
+    if found is None:
+        found = InertHosts(hosts)
+        if len(_converted) >= _CONVERTED_SIZE:
+            _converted.clear()
+        _converted[key] = found
+    return found
+
+
 class StreamInjector:
     """Inserts snippets into an HTML byte stream, chunk by chunk, never buffering the body.
 
@@ -260,8 +503,7 @@ class StreamInjector:
         "_head",
         "_head_state",
         "_held_at",
-        "_hosts",
-        "_idle",
+        "_inert",
         "_max_tag",
         "_mode",
         "_out",
@@ -275,30 +517,51 @@ class StreamInjector:
         "_tail",
     )
 
+    _inert: InertHosts | None
+    #: The text-mode regex, ``None`` once idle.
+    _rx: _TextRx | None
+    _out: list[bytes]
+    #: Where output goes: ``_out``, or ``_tail`` while holding.
+    _sink: list[bytes]
+    #: Output from the held ``</body`` on, or ``None`` when not holding.
+    _tail: list[bytes] | None
+    #: Stream offset of the held ``</body`` (only while holding).
+    _held_at: int
+    # The start tag being skipped (only in tag mode): whether it is held back to be
+    # rewritten, what comes after it, tokenizer state, where to resume, where it starts.
+    _tag_capture: bool
+    _tag_after: int
+    _tag_state: int
+    _tag_scan: int
+    _tag_start: int
+
     def __init__(
         self,
         head: bytes,
         body: bytes,
         *,
-        inert_hosts: Mapping[str, str] | None = None,
+        inert_hosts: Mapping[str, str] | InertHosts | None = None,
         max_tag: int = 8192,
     ) -> None:
         """Prepare to inject ``head`` and ``body``; ``inert_hosts`` maps host to category.
 
-        ``max_tag`` bounds what is ever held back (at least 16; a :class:`ValueError` else).
+        ``inert_hosts`` may be a ready :class:`InertHosts` (used as is, at no cost) or any
+        mapping, converted to one (a small cache shares the conversion between calls given
+        equal items). ``max_tag`` bounds what is ever held back (at least 16; a
+        :class:`ValueError` else).
         """
         if max_tag < 16:
             raise ValueError("max_tag must be at least 16")
         self._head = bytes(head)
         self._body = bytes(body)
         self._max_tag = max_tag
-        self._hosts: dict[str, bytes] = {}
-        for host, category in (inert_hosts or {}).items():
-            key = host.strip().strip(".").lower()
-            if key:
-                # Escaped once here: the category lands inside a double-quoted attribute.
-                value = html.escape(category, quote=True).encode("ascii", "xmlcharrefreplace")
-                self._hosts[key] = value
+        if inert_hosts is not None:
+            if not isinstance(inert_hosts, InertHosts):
+                inert_hosts = _inert_hosts(inert_hosts)
+            if not inert_hosts._escaped:
+                # An empty map is no map: only None is tested for below.
+                inert_hosts = None
+        self._inert = inert_hosts
         self._mode = _TEXT
         self._head_state = _PENDING
         self._body_done = False
@@ -307,19 +570,9 @@ class StreamInjector:
         self._carry = b""
         #: Stream offset of the first byte of the next ``data`` (carry included).
         self._base = 0
-        self._out: list[bytes] = []
-        #: Output from the held ``</body`` on, or ``None`` when not holding.
-        self._tail: list[bytes] | None = None
-        self._sink = self._out
-        self._held_at = 0
-        self._tag_capture = False
-        self._tag_after = _AFTER_SCRIPT
-        self._tag_state = _BEFORE_NAME
-        self._tag_scan = 0
-        self._tag_start = 0
-        self._rx: re.Pattern[bytes] | None = None
-        self._idle = False
-        self._update_rx()
+        self._sink = self._out = []
+        self._tail = None
+        self._rx = _TEXT_RX[True, True, inert_hosts is not None]
 
     def feed(self, chunk: bytes) -> bytes:
         """Scan the next chunk of the stream; return the bytes that can be sent on now."""
@@ -327,19 +580,17 @@ class StreamInjector:
             raise RuntimeError("feed() after finish()")
         data = self._carry + chunk if self._carry else bytes(chunk)
         self._carry = b""
-        if self._idle:
+        if self._rx is None:
             # Nothing left to insert or rewrite: pass through untouched.
             return data
         n = len(data)
-        # Token search runs on a lowercased copy: literal finds beat case-insensitive regexes.
-        low = data.lower()
         pos = 0
         while pos < n:
             mode = self._mode
             if mode == _TEXT:
-                pos = self._text(data, low, pos)
+                pos = self._text(data, pos)
             elif mode == _SCRIPT:
-                pos = self._script(data, low, pos)
+                pos = self._script(data, pos)
             elif mode == _COMMENT:
                 pos = self._comment(data, pos)
             else:
@@ -348,8 +599,9 @@ class StreamInjector:
         # Any later "</body" would start too far from the held one: commit now.
         if self._tail is not None and self._base - self._held_at > self._max_tag:
             self._commit()
-        result = b"".join(self._out)
-        self._out.clear()
+        out = self._out
+        result = b"".join(out)
+        out.clear()
         return result
 
     def finish(self) -> bytes:
@@ -360,19 +612,26 @@ class StreamInjector:
         # A token or tag still in progress at EOF is plain text (or a broken tag) after all.
         self._sink.append(self._carry)
         self._carry = b""
+        out = self._out
         if not self._body_done:
-            self._commit()
-        result = b"".join(self._out)
-        self._out.clear()
+            # As _commit(), less what no later call needs.
+            out.append(self._body if self._head_state == _DONE else self._head + self._body)
+            if self._tail is not None:
+                out += self._tail
+                self._tail = None
+                self._sink = out
+        result = b"".join(out)
+        out.clear()
         return result
 
     def _update_rx(self) -> None:
         """Choose the text-mode regex for what is still to be done."""
         head = self._head_state == _PENDING
         body = not self._body_done
-        self._idle = not (head or body or self._hosts)
-        # Scripts and comments are always tracked so that their text is never scanned.
-        self._rx = None if self._idle else _TEXT_RX[head, body]
+        hosts = self._inert is not None
+        # Scripts and comments are always tracked so that their text is never scanned; with
+        # nothing left to insert or rewrite, there is no regex: the injector is idle.
+        self._rx = _TEXT_RX[head, body, hosts] if head or body or hosts else None
 
     def _commit(self) -> None:
         """Insert the pending snippets before the held ``</body`` (or here) and release it."""
@@ -415,11 +674,12 @@ class StreamInjector:
         self._tag_start = start
         self._tag_scan = scan
 
-    def _text(self, data: bytes, low: bytes, pos: int) -> int:
+    def _text(self, data: bytes, pos: int) -> int:
         """Scan markup from ``pos``; return where the next mode starts (or ``len(data)``).
 
-        Complete script tags, script texts and comments are skipped inline; the other modes
-        only take over where one of them runs past the end of ``data``.
+        Complete script elements and comments are skipped by the regex itself, so Python
+        only sees tokens, script tags that may need rewriting, and constructs that run past
+        the end of ``data`` (where the other modes take over).
         """
         n = len(data)
         at = pos
@@ -428,94 +688,111 @@ class StreamInjector:
             if rx is None:
                 self._sink.append(data[pos:])
                 return n
-            m = rx.search(low, at)
-            if m is None:
-                # Hold back a "<" near the end that the next chunk may turn into a token.
-                k = low.rfind(b"<", max(at, n - 8))
-                if k >= 0 and _maybe_token(low[k + 1 :]):
+            regex, kinds = rx
+            for m in regex.finditer(data, at):
+                group = m.lastindex or 0
+                kind = kinds[group]
+                if kind == _SKIP:
+                    continue
+                start = m.start()
+                if kind == _SRC_SCRIPT:
+                    # A complete script element; its start tag ends at the group before.
+                    tag_end = m.start(group - 1)
+                    if tag_end - start <= self._max_tag:
+                        tag = data[start:tag_end]
+                        new = self._inert._neutralise(tag)  # type: ignore[union-attr]
+                        if new is not tag:
+                            self._sink += (data[pos:start], new)
+                            pos = tag_end
+                    continue
+                end = m.end()
+                if kind == _END_BODY:
+                    self._end_body(data, pos, start)
+                    pos, at = start, end
+                    if self._rx is rx:
+                        # Same regex: the search goes on from ``end`` as it is.
+                        continue
+                elif kind == _SCRIPT_START:
+                    # The element does not complete in ``data`` (or needs the slow tokenizer).
+                    tag_end, state = _skip_tag(data, end, _BEFORE_NAME)
+                    if self._inert is not None:
+                        if tag_end < 0:
+                            # Hold the whole tag back: it may have to be rewritten.
+                            self._sink.append(data[pos:start])
+                            self._enter_tag(True, _AFTER_SCRIPT, start, n, state)
+                            return start
+                        if tag_end - start <= self._max_tag:
+                            tag = data[start:tag_end]
+                            new = self._inert._neutralise(tag)
+                            if new is not tag:
+                                self._sink += (data[pos:start], new)
+                                pos = tag_end
+                    elif tag_end < 0:
+                        self._sink.append(data[pos:])
+                        self._enter_tag(False, _AFTER_SCRIPT, 0, 0, state)
+                        return n
+                    found = _SCRIPT_END.search(data, tag_end)
+                    if found is None:
+                        self._sink.append(data[pos:tag_end])
+                        self._mode = _SCRIPT
+                        return tag_end
+                    # The closing "</script" is plain text from here on (as its ">" is).
+                    at = found.end()
+                elif kind == _COMMENT_START:
+                    # Search from the "--" of "<!--" so that "<!-->" and "<!--->" close at once.
+                    i = data.find(b"-->", start + 2)
+                    if i < 0:
+                        self._sink.append(data[pos : start + 2])
+                        self._mode = _COMMENT
+                        return start + 2
+                    at = i + 3
+                elif kind in (_HEAD_TAG, _HEAD_START):
+                    tag_end = end
+                    if kind == _HEAD_START:
+                        # Not complete in ``data`` (or needs the slow tokenizer).
+                        tag_end, state = _skip_tag(data, end, _BEFORE_NAME)
+                        if tag_end < 0:
+                            self._head_state = _IN_TAG
+                            self._update_rx()
+                            self._sink.append(data[pos:])
+                            self._enter_tag(False, _AFTER_HEAD, 0, 0, state)
+                            return n
+                    self._sink += (data[pos:tag_end], self._head)
+                    self._head_state = _DONE
+                    self._update_rx()
+                    pos = at = tag_end
+                else:
+                    # "<body" or "</head" before any "<head": head goes with the body snippet.
+                    self._head_state = _DEFERRED
+                    self._update_rx()
+                    at = end
+                # Position or regex changed: search again from ``at``.
+                break
+            else:
+                # Hold back a "<" near the end that the next chunk may turn into a token. (A
+                # "<" inside a skipped element or comment never qualifies: what follows it
+                # has a ">" or "/script".)
+                k = data.rfind(b"<", max(at, pos, n - 8))
+                if k >= 0 and data[k + 1 :].lower() in _TOKEN_PREFIXES:
                     self._sink.append(data[pos:k])
                     self._carry = data[k:]
                 else:
                     self._sink.append(data[pos:])
                 return n
-            start, end = m.span()
-            kind = _KINDS[m.group()]
-            if kind != _COMMENT_START:
-                if end >= n:
-                    # The next byte decides whether the name ends here.
-                    self._sink.append(data[pos:start])
-                    self._carry = data[start:]
-                    return n
-                if low[end] not in _DELIMS:
-                    at = start + 1
-                    continue
-            if kind == _END_BODY:
-                self._end_body(data, pos, start)
-                pos, at = start, end
-            elif kind == _SCRIPT_START:
-                tag_end, state = _skip_tag(data, end, _BEFORE_NAME)
-                if self._hosts:
-                    if tag_end < 0:
-                        # Hold the whole tag back: it may have to be rewritten.
-                        self._sink.append(data[pos:start])
-                        self._enter_tag(True, _AFTER_SCRIPT, start, n, state)
-                        return start
-                    if tag_end - start <= self._max_tag:
-                        tag = data[start:tag_end]
-                        new = self._neutralise(tag)
-                        if new is not tag:
-                            self._sink.append(data[pos:start])
-                            self._sink.append(new)
-                            pos = tag_end
-                elif tag_end < 0:
-                    self._sink.append(data[pos:])
-                    self._enter_tag(False, _AFTER_SCRIPT, 0, 0, state)
-                    return n
-                at = _script_end(low, tag_end)
-                if at < 0:
-                    self._sink.append(data[pos:tag_end])
-                    self._mode = _SCRIPT
-                    return tag_end
-                # The closing "</script" is plain text from here on (as its ">" is).
-            elif kind == _COMMENT_START:
-                # Search from the "--" of "<!--" so that "<!-->" and "<!--->" close at once.
-                i = data.find(b"-->", start + 2)
-                if i < 0:
-                    self._sink.append(data[pos : start + 2])
-                    self._mode = _COMMENT
-                    return start + 2
-                at = i + 3
-            elif kind == _HEAD_START:
-                self._head_state = _IN_TAG
-                self._update_rx()
-                tag_end, state = _skip_tag(data, end, _BEFORE_NAME)
-                if tag_end < 0:
-                    self._sink.append(data[pos:])
-                    self._enter_tag(False, _AFTER_HEAD, 0, 0, state)
-                    return n
-                self._sink.append(data[pos:tag_end])
-                self._sink.append(self._head)
-                self._head_state = _DONE
-                self._update_rx()
-                pos = at = tag_end
-            else:
-                # "<body" or "</head" before any "<head": head goes with the body snippet.
-                self._head_state = _DEFERRED
-                self._update_rx()
-                at = end
 
-    def _script(self, data: bytes, low: bytes, pos: int) -> int:
+    def _script(self, data: bytes, pos: int) -> int:
         """Skip script text up to and including the ``</script`` name."""
-        end = _script_end(low, pos)
-        if end < 0:
+        found = _SCRIPT_END.search(data, pos)
+        if found is None:
             n = len(data)
-            k = low.rfind(b"<", max(pos, n - 8))
-            if k >= 0 and b"/script".startswith(low[k + 1 :]):
+            k = data.rfind(b"<", max(pos, n - 8))
+            if k >= 0 and b"/script".startswith(data[k + 1 :].lower()):
                 self._sink.append(data[pos:k])
                 self._carry = data[k:]
             else:
                 self._sink.append(data[pos:])
             return n
+        end = found.end()
         self._sink.append(data[pos:end])
         self._mode = _TEXT
         return end
@@ -560,7 +837,7 @@ class StreamInjector:
         elif end - start > self._max_tag:
             self._sink.append(data[start:end])
         else:
-            self._sink.append(self._neutralise(data[start:end]))
+            self._sink.append(self._inert._neutralise(data[start:end]))  # type: ignore[union-attr]
         if self._tag_after == _AFTER_HEAD:
             self._sink.append(self._head)
             self._head_state = _DONE
@@ -569,56 +846,6 @@ class StreamInjector:
         else:
             self._mode = _SCRIPT
         return end
-
-    def _category(self, src: bytes) -> bytes | None:
-        """The category of the inert host ``src`` points to, most specific host first."""
-        host = _url_host(src)
-        while host:
-            category = self._hosts.get(host)
-            if category is not None:
-                return category
-            host = host.partition(".")[2]
-        return None
-
-    def _neutralise(self, tag: bytes) -> bytes:
-        """Rewrite a complete ``<script ...>`` start tag inert if its ``src`` is a tracker."""
-        if b"src" not in tag.lower():
-            return tag
-        renames: list[tuple[int, int, bytes]] = []
-        src: bytes | None = None
-        type_: bytes | None = None
-        pos = 7  # len(b"<script")
-        while (m := _ATTRIBUTE.match(tag, pos)) is not None:
-            name = m.group(1).lower()
-            if name == b"src" or name == b"type":
-                # The value is in whichever of groups 2-4 matched last, if any.
-                last = m.lastindex or 1
-                value = m.group(last) if last > 1 else b""
-                if name == b"src":
-                    src = value if src is None else src
-                    renames.append((m.start(1), m.end(1), b"data-consentgate-src"))
-                else:
-                    type_ = value if type_ is None else type_
-                    renames.append((m.start(1), m.end(1), b"data-consentgate-type"))
-            pos = m.end()
-        if src is None:
-            return tag
-        # Browsers use the first of duplicate attributes; a text/plain script never runs.
-        if type_ is not None:
-            essence = html.unescape(type_.decode("latin-1")).partition(";")[0]
-            if essence.strip("\t\n\f\r ").lower() == "text/plain":
-                return tag
-        category = self._category(src)
-        if category is None:
-            return tag
-        # Every src/type is renamed, not just the first: a duplicate would otherwise win.
-        parts = [tag[:7], _INERT_TYPE, category, b'"']
-        last = 7
-        for start, end, new in renames:
-            parts += (tag[last:start], new)
-            last = end
-        parts.append(tag[last:])
-        return b"".join(parts)
 
 
 # --- Content-Security-Policy -------------------------------------------------------------

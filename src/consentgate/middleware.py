@@ -25,6 +25,7 @@ from .endpoints import ConsentEndpoints, CookieWriter, RateLimiter, Visit, heade
 from .errors import ConfigError
 from .geo import CountryDatabase, FixedCountry, RegulatedCountries, clean_country, open_database
 from .injection import (
+    InertHosts,
     StreamInjector,
     ascii_compatible,
     charset_of,
@@ -189,7 +190,7 @@ class ConsentMiddleware:
         self.exclude = tuple(settings.exclude_paths)
         self.undeclared = settings.undeclared_cookies
         self._hosts = self._tracker_hosts()
-        self._inert: dict[frozenset[str], dict[str, str]] = {}
+        self._inert: dict[frozenset[str], InertHosts] = {}
         self._service_scripts = [
             (s.category, "".join(s.scripts), inert_scripts("".join(s.scripts), s.category))
             for s in self.services
@@ -397,11 +398,13 @@ class ConsentMiddleware:
         attr = f' nonce="{html.escape(nonce, quote=True)}"'
         return _add_nonce(snippets.head, attr), _add_nonce(snippets.body, attr)
 
-    def inert_hosts(self, granted: frozenset[str]) -> dict[str, str]:
-        """Tracker hosts whose category is not granted (cached per granted set)."""
+    def inert_hosts(self, granted: frozenset[str]) -> InertHosts:
+        """Tracker hosts whose category is not granted (prepared once per granted set)."""
         hosts = self._inert.get(granted)
         if hosts is None:
-            hosts = {host: cat for host, cat in self._hosts.items() if cat not in granted}
+            hosts = InertHosts(
+                {host: cat for host, cat in self._hosts.items() if cat not in granted}
+            )
             if len(self._inert) < 1024:
                 self._inert[granted] = hosts
         return hosts

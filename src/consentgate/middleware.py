@@ -201,6 +201,13 @@ class ConsentMiddleware:
             tuple[Consent, float, CookieState | None, bool, RenderKey],
         ] = {}
         self._visits: dict[tuple[object, ...], Visit] = {}
+        self._proxy_headers = (
+            b"x-forwarded-for",
+            b"forwarded",
+            b"x-forwarded-proto",
+            b"x-forwarded-host",
+            *((self.country_header,) if self.country_header else ()),
+        )
         self._endpoint_prefix = settings.endpoint_path + "/"
         self._cookie_categories: dict[str, str | None] = {}
         self._countries: dict[str | None, str | None] = {}
@@ -240,18 +247,24 @@ class ConsentMiddleware:
         gpc = get(b"sec-gpc")
         host = get(b"host")
         accept = get(b"accept")
+        client = scope.get("client")
+        cache_key: tuple[object, ...] = (
+            client[0] if client else None,
+            scope.get("scheme"),
+            host,
+            cookie,
+            gpc,
+        )
         if self.proxy.enabled:
-            visit = self.visit(scope, headers)
-        else:
-            client = scope.get("client")
-            cache_key = (client[0] if client else None, scope.get("scheme"), host, cookie, gpc)
-            found = self._visits.get(cache_key)
-            if found is None or self.clock() >= found.deadline:
-                found = self.visit(scope, headers)
-                if len(self._visits) >= _CACHE_LIMIT:
-                    self._visits.clear()
-                self._visits[cache_key] = found
-            visit = found
+            # Behind a proxy the forwarded headers decide the client too.
+            cache_key += tuple(get(name) for name in self._proxy_headers)
+        found = self._visits.get(cache_key)
+        if found is None or self.clock() >= found.deadline:
+            found = self.visit(scope, headers)
+            if len(self._visits) >= _CACHE_LIMIT:
+                self._visits.clear()
+            self._visits[cache_key] = found
+        visit = found
         state = scope.get("state")
         if state is None:
             scope["state"] = state = {}

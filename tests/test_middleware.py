@@ -63,6 +63,31 @@ def cookie_for(
     return codec.dumps(state)
 
 
+async def call_raw(
+    app: Any, headers: list[tuple[bytes, bytes]], path: str = "/"
+) -> list[dict[str, Any]]:
+    """Call ``app`` with a hand-made HTTP scope (headers exactly as given); the messages sent."""
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b""}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "method": "GET",
+        "path": path,
+        "query_string": b"",
+        "headers": headers,
+        "client": (DE_IP, 1),
+        "scheme": "http",
+    }
+    await app(scope, receive, send)
+    return sent
+
+
 async def test_consent_is_in_scope_state_for_http() -> None:
     seen: list[dict[str, Any]] = []
     app, _ = gate(capture_app(seen))
@@ -407,25 +432,8 @@ async def test_compressed_html_passes_through_and_is_logged(caplog: Any) -> None
     body = b"\x1f\x8b\x08\x00garbage"
     headers = [(b"content-type", b"text/html"), (b"content-encoding", b"gzip")]
     app, _ = gate(html_app(body, headers))
-    sent: list[dict[str, Any]] = []
-
-    async def receive() -> dict[str, Any]:
-        return {"type": "http.request", "body": b""}
-
-    async def send(message: dict[str, Any]) -> None:
-        sent.append(message)
-
-    scope = {
-        "type": "http",
-        "method": "GET",
-        "path": "/",
-        "query_string": b"",
-        "headers": [(b"accept", b"text/html")],
-        "client": (DE_IP, 1),
-        "scheme": "http",
-    }
     with caplog.at_level("ERROR", logger="consentgate"):
-        await app(scope, receive, send)
+        sent = await call_raw(app, [(b"accept", b"text/html")])
     assert sent[1]["body"] == body
     assert (b"content-length", str(len(body)).encode()) in sent[0]["headers"]
     assert "inside the compression" in caplog.text
@@ -605,26 +613,10 @@ async def test_cookie_split_over_several_headers_is_found() -> None:
     seen: list[dict[str, Any]] = []
     app, _ = gate(capture_app(seen))
     value = cookie_for([KEY], granted=frozenset({"a"}), middleware=app)
-    sent: list[dict[str, Any]] = []
-
-    async def receive() -> dict[str, Any]:
-        return {"type": "http.request", "body": b""}
-
-    async def send(message: dict[str, Any]) -> None:
-        sent.append(message)
-
-    scope = {
-        "type": "http",
-        "method": "GET",
-        "path": "/api",
-        "query_string": b"",
-        "scheme": "http",
-        "client": (DE_IP, 1),
-        "headers": [
-            (b"accept", b"application/json"),
-            (b"cookie", b"a=1"),
-            (b"cookie", f"consentgate={value}".encode()),
-        ],
-    }
-    await app(scope, receive, send)
+    headers = [
+        (b"accept", b"application/json"),
+        (b"cookie", b"a=1"),
+        (b"cookie", f"consentgate={value}".encode()),
+    ]
+    await call_raw(app, headers, path="/api")
     assert seen[0]["state"]["consent"].granted == frozenset({"necessary", "analytics"})

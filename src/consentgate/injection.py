@@ -947,6 +947,7 @@ _ESCAPING_CODECS = frozenset(
 )
 
 
+@functools.lru_cache(maxsize=256)
 def charset_of(content_type: str) -> str:
     """The ``charset`` parameter of a Content-Type value, lowercase; ``"utf-8"`` if absent.
 

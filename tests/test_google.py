@@ -165,3 +165,10 @@ def test_inert_scripts_rewrites_src_and_type() -> None:
 def test_values_cannot_close_the_script_element() -> None:
     tags = GoogleTags(GoogleConfig(measurement_id="G-TEST12345"))
     assert "</script" not in tags.head_script(consent()).lower()
+
+
+def test_head_script_stays_well_under_one_kilobyte() -> None:
+    tags = GoogleTags(GoogleConfig(ads_provider="gpt", url_passthrough=True))
+    decided = consent(frozenset({"necessary"}), ads=AdMode.LIMITED, gpc_opt_out=True)
+    script = f"<script>{tags.head_script(decided)}</script>"
+    assert len(script.encode()) < 900  # a <meta charset> after it stays in the first 1024 bytes

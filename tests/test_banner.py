@@ -886,21 +886,6 @@ class Site:
             route.fulfill(status=404, body="")
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    chromium = shutil.which("chromium")
-    if chromium is None:
-        pytest.fail(
-            "chromium is not on PATH: run scripts/setup-system.sh (apt-get install chromium)"
-        )
-    with sync_playwright() as p:
-        launched = p.chromium.launch(executable_path=chromium)
-        yield launched
-        launched.close()
-
-
 @pytest.fixture
 def visit(browser: Any, banner: Banner) -> Iterator[Any]:
     """Open the fake site; returns ``(page, site)``."""

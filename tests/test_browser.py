@@ -125,6 +125,11 @@ def test_accept_activates_tags_in_place_without_reload(
     assert updates
     assert updates[-1]["analytics_storage"] == "granted"
     assert updates[-1]["ad_personalization"] == "granted"
+    raw = v.page.evaluate(
+        "JSON.stringify((window.dataLayer||[]).map(a => Array.prototype.slice.call(a)))"
+    )
+    config = [e for e in json.loads(raw) if e[:1] == ["config"]]
+    assert config[-1][2]["allow_google_signals"] is True  # the grant made in place counts
     trackers = v.trackers()
     assert any("googletagmanager.com/gtag/js?id=G-TEST12345" in url for url in trackers)
     assert any("adsbygoogle.js" in url for url in trackers)

@@ -109,6 +109,7 @@
     var now = c.granted || [];
     var lost = had.some(function (x) { return now.indexOf(x) < 0; });
     granted = now.slice();
+    window.consentgateGranted = granted;
     banner.setAttribute("data-granted", now.join(" "));
     close();
     consentMode(c.google_consent_mode);
@@ -189,6 +190,7 @@
       d.documentElement.getAttribute("data-consentgate-granted"));
     had = granted.slice();
     // The site's own inert scripts of already granted categories run on every page.
+    window.consentgateGranted = granted;
     activate(granted);
     // A page with its own data-consentgate-open element does not need our link as well.
     var own = el("reopen");

@@ -160,7 +160,14 @@ class GoogleTags:
         cfg = self.config
         html = []
         if cfg.measurement_id:
-            signals = "true" if (advertising and cfg.allow_google_signals) else "false"
+            if not cfg.allow_google_signals:
+                signals = "false"
+            elif analytics:
+                signals = "true" if advertising else "false"
+            else:
+                # Inert until a choice: read the grants of that moment (set by the banner script).
+                signals = '(window.consentgateGranted||[]).indexOf("advertising")>=0'
+
             ga = script_tag(src=GTAG_URL + cfg.measurement_id, attrs=" async") + script_tag(
                 "gtag('js',new Date());"
                 f"gtag('config',{_js(cfg.measurement_id)},"

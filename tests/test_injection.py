@@ -771,3 +771,13 @@ def test_ascii_compatible_charsets(charset: str) -> None:
 )
 def test_ascii_incompatible_or_unknown_charsets(charset: str) -> None:
     assert not ascii_compatible(charset)
+
+
+@given(st.binary(max_size=400), st.integers(min_value=0, max_value=400))
+def test_feed_last_equals_feed_then_finish(tail: bytes, cut: int) -> None:
+    page = b"<html><HEAD><script src='https://www.googletagmanager.com/x.js'></script>" + tail
+    first, last = page[:cut], page[cut:]
+    one = StreamInjector(b"<h>", b"<b>", inert_hosts={"googletagmanager.com": "analytics"})
+    two = StreamInjector(b"<h>", b"<b>", inert_hosts={"googletagmanager.com": "analytics"})
+    expected = one.feed(first) + one.feed(last) + one.finish()
+    assert two.feed(first) + two.feed_last(last) == expected

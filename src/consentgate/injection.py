@@ -576,13 +576,34 @@ class StreamInjector:
 
     def feed(self, chunk: bytes) -> bytes:
         """Scan the next chunk of the stream; return the bytes that can be sent on now."""
+        self._scan(chunk)
+        return self._drain()
+
+    def finish(self) -> bytes:
+        """At end of stream: what is still held back, with any snippet not yet inserted."""
+        if self._finished:
+            return b""
+        self._close()
+        return self._drain()
+
+    def feed_last(self, chunk: bytes) -> bytes:
+        """``feed(chunk) + finish()`` with one output copy (a body sent in one message)."""
+        self._scan(chunk)
+        self._close()
+        return self._drain()
+
+    def _scan(self, chunk: bytes) -> None:
         if self._finished:
             raise RuntimeError("feed() after finish()")
-        data = self._carry + chunk if self._carry else bytes(chunk)
+        if self._carry:
+            data = self._carry + chunk
+        else:
+            data = chunk if type(chunk) is bytes else bytes(chunk)  # no copy of the page
         self._carry = b""
         if self._rx is None:
             # Nothing left to insert or rewrite: pass through untouched.
-            return data
+            self._sink.append(data)
+            return
         n = len(data)
         pos = 0
         while pos < n:
@@ -599,15 +620,8 @@ class StreamInjector:
         # Any later "</body" would start too far from the held one: commit now.
         if self._tail is not None and self._base - self._held_at > self._max_tag:
             self._commit()
-        out = self._out
-        result = b"".join(out)
-        out.clear()
-        return result
 
-    def finish(self) -> bytes:
-        """At end of stream: what is still held back, with any snippet not yet inserted."""
-        if self._finished:
-            return b""
+    def _close(self) -> None:
         self._finished = True
         # A token or tag still in progress at EOF is plain text (or a broken tag) after all.
         self._sink.append(self._carry)
@@ -620,7 +634,10 @@ class StreamInjector:
                 out += self._tail
                 self._tail = None
                 self._sink = out
-        result = b"".join(out)
+
+    def _drain(self) -> bytes:
+        out = self._out
+        result = out[0] if len(out) == 1 else b"".join(out)
         out.clear()
         return result
 

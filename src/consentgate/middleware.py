@@ -489,10 +489,11 @@ class _Responder:
                 self.pending = message
                 return
         elif kind == "http.response.body" and self.injector is not None:
-            body = self.injector.feed(message.get("body", b""))
             more = message.get("more_body", False)
-            if not more:
-                body += self.injector.finish()
+            if more:
+                body = self.injector.feed(message.get("body", b""))
+            else:
+                body = self.injector.feed_last(message.get("body", b""))
                 self.injector = None
             message = {"type": kind, "body": body, "more_body": more}
             if self.pending is not None:

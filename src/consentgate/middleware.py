@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import fnmatch
+import functools
 import html
 import logging
 import math
@@ -553,7 +554,7 @@ class _Responder:
 
     def _prepare_injection(self, headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
         gate = self.gate
-        content_type = ""
+        content_type = b""
         policies: list[str] = []
         vary: list[bytes] = []
         cache_control: bytes | None = None
@@ -563,7 +564,7 @@ class _Responder:
             if lowered == b"content-length":
                 continue
             if lowered == b"content-type":
-                content_type = value.decode("latin-1")
+                content_type = value
             elif lowered == b"content-security-policy":
                 policies.append(value.decode("latin-1"))
             elif lowered == b"vary":
@@ -573,33 +574,35 @@ class _Responder:
                 cache_control = value
                 continue
             kept.append((key, value))
-        charset = charset_of(content_type)
-        if not ascii_compatible(charset):
+        charset = _charset(content_type)
+        if charset is None:
             return headers  # e.g. UTF-16: the markup cannot be found byte-wise; leave it alone
-        nonce = next((n for n in map(csp_nonce, policies) if n), None)
-        query = self.scope.get("query_string", b"")
-        here = self.scope["path"] + ("?" + query.decode("latin-1") if query else "")
+        nonce = next((n for n in map(csp_nonce, policies) if n), None) if policies else None
+        query = self.scope.get("query_string")
+        here = self.scope["path"] + "?" + query.decode("latin-1") if query else self.scope["path"]
         snippets = gate.snippets(self.visit, here, self.language)
-        head, body = snippets.head, snippets.body
-        if nonce is not None:
-            head, body = gate.with_nonce(snippets, nonce)
-        if policies and nonce is None:
-            hashes = [
-                script_hash(s.encode(charset, "xmlcharrefreplace"))
-                for s in inline_scripts(head + body)
-            ]
-            # Every policy must allow the scripts, so each one gets the hashes it lacks.
-            kept = [
-                (k, _with_hashes(v, hashes) if k.lower() == b"content-security-policy" else v)
-                for k, v in kept
-            ]
-        kept.append((b"vary", _merge_vary(vary)))
-        kept.append((b"cache-control", _private(cache_control)))
-        if charset == "utf-8" and nonce is None:
-            head_bytes, body_bytes = snippets.head_bytes, snippets.body_bytes
-        else:
+        if nonce is not None or policies or charset != "utf-8":
+            head, body = snippets.head, snippets.body
+            if nonce is not None:
+                head, body = gate.with_nonce(snippets, nonce)
+            elif policies:
+                hashes = [
+                    script_hash(s.encode(charset, "xmlcharrefreplace"))
+                    for s in inline_scripts(head + body)
+                ]
+                # Every policy must allow the scripts, so each one gets the hashes it lacks.
+                kept = [
+                    (k, _with_hashes(v, hashes) if k.lower() == b"content-security-policy" else v)
+                    for k, v in kept
+                ]
             head_bytes = head.encode(charset, "xmlcharrefreplace")
             body_bytes = body.encode(charset, "xmlcharrefreplace")
+        else:
+            head_bytes, body_bytes = snippets.head_bytes, snippets.body_bytes
+        kept.append(_VARY_COOKIE if not vary else (b"vary", _merge_vary(vary)))
+        kept.append(
+            _PRIVATE if cache_control is None else (b"cache-control", _private(cache_control))
+        )
         self.injector = StreamInjector(
             head_bytes, body_bytes, inert_hosts=gate.inert_hosts(self.visit.consent.granted)
         )
@@ -636,6 +639,17 @@ def _render_key(consent: Consent) -> RenderKey:
         consent.gpc_opt_out,
         consent.consent_id is not None,
     )
+
+
+_VARY_COOKIE = (b"vary", b"Cookie")
+_PRIVATE = (b"cache-control", b"private")
+
+
+@functools.lru_cache(maxsize=256)
+def _charset(content_type: bytes) -> str | None:
+    """The charset to encode snippets in, ``None`` when markup cannot be found byte-wise."""
+    charset = charset_of(content_type.decode("latin-1"))
+    return charset if ascii_compatible(charset) else None
 
 
 def _with_hashes(policy: bytes, hashes: list[str]) -> bytes:

@@ -57,7 +57,7 @@ class Visit(NamedTuple):
     gpc: bool
     headers: Mapping[bytes, bytes]
     #: What the page snippets depend on (a cache key), and when this visit stops being valid.
-    render: tuple[object, ...] = ()
+    render: int = 0
     deadline: float = float("inf")
 
 

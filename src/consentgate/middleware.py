@@ -199,9 +199,11 @@ class ConsentMiddleware:
         ]
         self._consents: dict[
             tuple[str | None, str | None, bool],
-            tuple[Consent, float, CookieState | None, bool, RenderKey],
+            tuple[Consent, float, CookieState | None, bool, int],
         ] = {}
         self._visits: dict[tuple[object, ...], Visit] = {}
+        self._render_ids: dict[RenderKey, int] = {}
+        self._languages: dict[bytes | None, str] = {}
         self._proxy_headers = (
             b"x-forwarded-for",
             b"forwarded",
@@ -213,7 +215,7 @@ class ConsentMiddleware:
         self._cookie_categories: dict[str, str | None] = {}
         self._countries: dict[str | None, str | None] = {}
         self._warned: set[str] = set()
-        self._snippets: dict[tuple[tuple[object, ...], str, str], _Snippets] = {}
+        self._snippets: dict[tuple[int, str, str], _Snippets] = {}
         self._started = False
         self._start_lock = asyncio.Lock()
 
@@ -321,7 +323,9 @@ class ConsentMiddleware:
             deadline = cookie.decided_at + self.codec.max_age if cookie is not None else math.inf
             if len(self._consents) >= _CACHE_LIMIT:
                 self._consents.clear()
-            cached = self._consents[key] = (consent, deadline, cookie, resign, _render_key(consent))
+            # Consents that render alike share one small id: a cheap snippet-cache key.
+            render = self._render_ids.setdefault(_render_key(consent), len(self._render_ids))
+            cached = self._consents[key] = (consent, deadline, cookie, resign, render)
         consent, deadline, cookie, resign, render = cached
         return Visit(consent, client, cookie, resign, gpc, _NO_HEADERS, render, deadline)
 
@@ -374,7 +378,12 @@ class ConsentMiddleware:
     # -- per-response pieces -------------------------------------------------------------------
     def snippets(self, visit: Visit, path: str, language: bytes | None) -> _Snippets:
         """The head and body snippets for one visitor and page (cached)."""
-        lang = self.banner.language(language.decode("latin-1") if language is not None else None)
+        lang = self._languages.get(language)
+        if lang is None:
+            lang = self.banner.language(language.decode("latin-1") if language else None)
+            if len(self._languages) >= _CACHE_LIMIT:
+                self._languages.clear()
+            self._languages[language] = lang
         key = (visit.render, lang, path)
         cached = self._snippets.get(key)
         if cached is None:

@@ -204,6 +204,7 @@ class ConsentMiddleware:
         self._visits: dict[tuple[object, ...], Visit] = {}
         self._render_ids: dict[RenderKey, int] = {}
         self._languages: dict[bytes | None, str] = {}
+        self._accepts_html: dict[bytes | None, bool] = {}
         self._proxy_headers = (
             b"x-forwarded-for",
             b"forwarded",
@@ -279,14 +280,16 @@ class ConsentMiddleware:
         if path.startswith(self._endpoint_prefix) or path == self.endpoints.path:
             await self.endpoints(scope, receive, send, visit._replace(headers=headers))
             return
-        html = accept is None or b"html" in accept or b"*/*" in accept or not accept.strip()
+        html = self._accepts_html.get(accept)
+        if html is None:
+            html = accept is None or b"html" in accept or b"*/*" in accept or not accept.strip()
+            if len(self._accepts_html) < 256:  # browsers send a handful of distinct values
+                self._accepts_html[accept] = html
         if html and b"accept-encoding" in headers:
             scope = dict(scope)
             scope["headers"] = [(k, v) for k, v in scope["headers"] if k != b"accept-encoding"]
         inject = html and not (self.exclude and path.startswith(self.exclude))
-        responder = _Responder(
-            self, visit, scope, send, inject=inject, language=get(b"accept-language")
-        )
+        responder = _Responder(self, visit, scope, send, inject, get(b"accept-language"))
         await self.app(scope, receive, responder.send)
 
     def visit(self, scope: Scope, headers: dict[bytes, bytes] | None = None) -> Visit:
@@ -476,7 +479,6 @@ class _Responder:
         visit: Visit,
         scope: Scope,
         send: Send,
-        *,
         inject: bool,
         language: bytes | None = None,
     ) -> None:

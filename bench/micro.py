@@ -15,12 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from consentgate import ConsentMiddleware
-from consentgate.endpoints import header_map
 from consentgate.geo import EmbeddedDatabase, MmdbDatabase
 from consentgate.injection import StreamInjector
 from consentgate.middleware import find_cookie
 from consentgate.policy import decide
-from consentgate.proxy import ProxyResolver
+from consentgate.proxy import ProxyResolver, header_map
 
 from .apps import site
 from .fixtures import (

@@ -61,17 +61,6 @@ class Visit(NamedTuple):
     deadline: float = float("inf")
 
 
-def header_map(headers: Iterable[tuple[bytes, bytes]]) -> dict[bytes, bytes]:
-    """Request headers as a dict (lowercase names; repeated ones joined as HTTP allows)."""
-    out: dict[bytes, bytes] = {}
-    for key, value in headers:  # ASGI header names are lowercase already
-        if key in out:
-            out[key] += (b"; " if key == b"cookie" else b", ") + value
-        else:
-            out[key] = value
-    return out
-
-
 def safe_next(value: str | None) -> str:
     """``value`` if it is a plain local path, else ``/`` (no open redirects)."""
     if not value or not value.startswith("/") or value.startswith(("//", "/\\")):
@@ -290,11 +279,12 @@ class ConsentEndpoints:
         self.allowed = frozenset(allowed_origins)
         self.limiter = limiter
         self.clock = clock
+        self._prefix = endpoint_path + "/"
         self._assets_prefix = endpoint_path + "/assets/"
 
     def handles(self, path: str) -> bool:
         """Whether ``path`` belongs to the endpoints."""
-        return path == self.path or path.startswith(self.path + "/")
+        return path.startswith(self._prefix) or path == self.path
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send, visit: Visit) -> None:
         """Answer one request under ``endpoint_path``."""

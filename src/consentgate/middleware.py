@@ -22,7 +22,7 @@ from .banner import Banner, CategoryInfo, ServiceInfo
 from .consent import AdMode, Consent
 from .cookie import ConsentCookie, CookieState
 from .disclosure import effective_services, google_config
-from .endpoints import ConsentEndpoints, CookieWriter, RateLimiter, Visit, header_map
+from .endpoints import ConsentEndpoints, CookieWriter, RateLimiter, Visit
 from .errors import ConfigError
 from .geo import CountryDatabase, FixedCountry, RegulatedCountries, clean_country, open_database
 from .injection import (
@@ -38,7 +38,7 @@ from .integrations import ServiceSpec, inert_scripts, inline_scripts
 from .integrations.google import BUILTIN_HOSTS, GoogleTags
 from .ledger import Ledger, open_ledger
 from .policy import AdRules, Offer, decide
-from .proxy import ProxyResolver
+from .proxy import ProxyResolver, header_map
 from .settings import ConsentSettings
 
 __all__ = ["ConsentMiddleware"]
@@ -212,7 +212,6 @@ class ConsentMiddleware:
             b"x-forwarded-host",
             *((self.country_header,) if self.country_header else ()),
         )
-        self._endpoint_prefix = settings.endpoint_path + "/"
         self._cookie_categories: dict[str, str | None] = {}
         self._countries: dict[str | None, str | None] = {}
         self._warned: set[str] = set()
@@ -277,7 +276,7 @@ class ConsentMiddleware:
             await self.app(scope, receive, send)
             return
         path: str = scope["path"]
-        if path.startswith(self._endpoint_prefix) or path == self.endpoints.path:
+        if self.endpoints.handles(path):
             await self.endpoints(scope, receive, send, visit._replace(headers=headers))
             return
         html = self._accepts_html.get(accept)
@@ -338,10 +337,7 @@ class ConsentMiddleware:
             return self._countries[ip]
         except KeyError:
             pass
-        if ip is None and not isinstance(self.geo, FixedCountry):
-            country = None
-        else:
-            country = self.geo.country(ip or "")
+        country = None if ip is None and not self.forced else self.geo.country(ip or "")
         if len(self._countries) >= _CACHE_LIMIT:
             self._countries.clear()
         self._countries[ip] = country
@@ -699,7 +695,3 @@ def _private(cache_control: bytes | None) -> bytes:
         if part.strip() and not part.strip().lower().startswith((b"public", b"s-maxage"))
     ]
     return b", ".join([b"private", *parts])
-
-
-def _text(value: bytes | None) -> str | None:
-    return value.decode("latin-1") if value is not None else None

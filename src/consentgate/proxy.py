@@ -8,13 +8,11 @@ ignored, so a visitor cannot choose their own country by spoofing it.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from typing import Any, NamedTuple
 
-__all__ = ["ClientInfo", "ProxyResolver", "normalize_ip", "parse_forwarded"]
-
-Headers = Sequence[tuple[bytes, bytes]]
+__all__ = ["ClientInfo", "ProxyResolver", "header_map", "normalize_ip", "parse_forwarded"]
 
 
 class ClientInfo(NamedTuple):
@@ -30,6 +28,17 @@ class ClientInfo(NamedTuple):
     via_proxy: bool = False
     #: The peer is a trusted proxy and no forwarded header named anybody else.
     peer_is_proxy: bool = False
+
+
+def header_map(headers: Iterable[tuple[bytes, bytes]]) -> dict[bytes, bytes]:
+    """Request headers as a dict (lowercase names; repeated ones joined as HTTP allows)."""
+    out: dict[bytes, bytes] = {}
+    for key, value in headers:  # ASGI header names are lowercase already
+        if key in out:
+            out[key] += (b"; " if key == b"cookie" else b", ") + value
+        else:
+            out[key] = value
+    return out
 
 
 def normalize_ip(value: str) -> str | None:
@@ -120,21 +129,18 @@ class ProxyResolver:
         return bool(self._ranges) and _in_ranges(ip, self._ranges)
 
     def resolve(
-        self, scope: Mapping[str, Any], header_map: Mapping[bytes, bytes] | None = None
+        self, scope: Mapping[str, Any], headers: Mapping[bytes, bytes] | None = None
     ) -> ClientInfo:
-        """The client of an ASGI HTTP or WebSocket ``scope`` (``header_map``: its headers)."""
+        """The client of an ASGI HTTP or WebSocket ``scope`` (``headers``: its header map)."""
         client = scope.get("client")
         peer = _peer(client[0]) if client and isinstance(client[0], str) else None
         scheme = "https" if scope.get("scheme") in ("https", "wss") else "http"
-        if header_map is not None:
-            raw_host = header_map.get(b"host")
-            host = raw_host.decode("latin-1") if raw_host is not None else None
-        else:
-            host = _header(scope.get("headers") or [], b"host")
+        if headers is None:
+            headers = header_map(scope.get("headers") or ())
+        host = _text(headers.get(b"host"))
         if not self.enabled or not self.is_trusted(peer):
             return ClientInfo(peer, scheme, host.lower() if host else None)
-        headers: Headers = scope.get("headers") or []
-        forwarded = _header(headers, b"forwarded", join=True)
+        forwarded = _text(headers.get(b"forwarded"))
         proto = fwd_host = None
         if forwarded is not None:
             elements = parse_forwarded(forwarded)
@@ -143,10 +149,10 @@ class ProxyResolver:
                 proto = elements[-1].get("proto")
                 fwd_host = elements[-1].get("host")
         else:
-            xff = _header(headers, b"x-forwarded-for", join=True)
+            xff = _text(headers.get(b"x-forwarded-for"))
             hops = [hop.strip() for hop in xff.split(",")] if xff else []
-            proto = _last(_header(headers, b"x-forwarded-proto", join=True))
-            fwd_host = _last(_header(headers, b"x-forwarded-host", join=True))
+            proto = _last(_text(headers.get(b"x-forwarded-proto")))
+            fwd_host = _last(_text(headers.get(b"x-forwarded-host")))
         ip = self._client_from_hops(hops, peer)
         if proto and proto.lower() in ("http", "https"):
             scheme = proto.lower()
@@ -183,9 +189,5 @@ def _last(value: str | None) -> str | None:
     return value.rsplit(",", 1)[-1].strip() or None
 
 
-def _header(headers: Headers, name: bytes, *, join: bool = False) -> str | None:
-    values = [value for key, value in headers if key.lower() == name]
-    if not values:
-        return None
-    raw = b", ".join(values) if join else values[0]
-    return raw.decode("latin-1")
+def _text(value: bytes | None) -> str | None:
+    return value.decode("latin-1") if value is not None else None

@@ -14,6 +14,7 @@ also serves as ``bench.apps:app_<variant>`` (built on first access, from env var
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Awaitable, Callable, MutableMapping
 from pathlib import Path
@@ -36,11 +37,20 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
-def site(page: bytes = PAGE) -> Starlette:
-    """A Starlette site with an HTML page at ``/`` and a small JSON response at ``/api/item``."""
+def site(page: bytes = PAGE, *, unique: bool = False) -> Starlette:
+    """A Starlette site with an HTML page at ``/`` and a small JSON response at ``/api/item``.
+
+    The page is text encoded on every request, as a template's output is, so every response
+    body is a new bytes object. With ``unique``, every page also differs from the one before
+    (a per-request comment before ``</body>``, as a per-request token would).
+    """
+    text = page.decode("utf-8")
+    counter = itertools.count()
 
     async def html_page(request: Request) -> Response:
-        return HTMLResponse(page)
+        if unique:
+            return HTMLResponse(text.replace("</body>", f"<!-- {next(counter)} --></body>"))
+        return HTMLResponse(text)
 
     async def json_item(request: Request) -> Response:
         return JSONResponse(JSON_ITEM)

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from consentgate.injection import (
     InertHosts,
+    InjectionMemo,
     StreamInjector,
     ascii_compatible,
     charset_of,
@@ -781,3 +782,53 @@ def test_feed_last_equals_feed_then_finish(tail: bytes, cut: int) -> None:
     two = StreamInjector(b"<h>", b"<b>", inert_hosts={"googletagmanager.com": "analytics"})
     expected = one.feed(first) + one.feed(last) + one.finish()
     assert two.feed(first) + two.feed_last(last) == expected
+
+
+# -- InjectionMemo -------------------------------------------------------------------------
+
+TRACKED = PAGE.replace(
+    b"</body>", b'<script src="https://www.googletagmanager.com/gtag/js"></script></body>'
+)
+
+
+def test_memo_gives_what_the_injector_gives_and_keeps_a_page_from_its_second_sighting() -> None:
+    memo = InjectionMemo()
+    hosts = InertHosts(HOSTS)
+    expected = StreamInjector(HEAD, BODY, inert_hosts=hosts).feed_last(TRACKED)
+    results = [memo.inject(bytes(bytearray(TRACKED)), HEAD, BODY, hosts) for _ in range(4)]
+    assert results == [expected] * 4
+    assert INERT in expected
+    assert results[0] is not results[1]  # seen once: not kept
+    assert results[2] is results[1]
+    assert results[3] is results[1]
+
+
+def test_memo_tells_apart_snippets_and_hosts() -> None:
+    memo = InjectionMemo()
+    inert = InertHosts(HOSTS)
+    for _ in range(3):
+        assert INERT in memo.inject(TRACKED, HEAD, BODY, inert)
+        assert INERT not in memo.inject(TRACKED, HEAD, BODY, InertHosts({}))
+        assert INERT not in memo.inject(TRACKED, HEAD, BODY, None)
+        assert b"<!--other-->" in memo.inject(TRACKED, HEAD, b"<!--other-->", inert)
+        assert memo.inject(TRACKED, HEAD, BODY, inert).count(BODY) == 1
+
+
+def test_memo_stays_under_its_budget_and_skips_big_pages() -> None:
+    pages = [PAGE.replace(b"Hello", b"Hello %d" % i) for i in range(20)]
+    entry = len(pages[0]) + len(inject(pages[0]))
+    memo = InjectionMemo(max_bytes=3 * entry + 10, max_page=len(PAGE) + 10)
+    for page in pages:
+        for _ in range(2):
+            assert memo.inject(page, HEAD, BODY, None) == inject(page)
+    assert len(memo._entries) == 3  # the newest three
+    assert memo._size <= 3 * entry + 10
+    kept = memo.inject(pages[-1], HEAD, BODY, None)
+    assert memo.inject(pages[-1], HEAD, BODY, None) is kept
+    big = PAGE.replace(b"text", b"x" * 100)
+    for _ in range(3):
+        assert memo.inject(big, HEAD, BODY, None) == inject(big)
+    assert all(key[0] != big for key in memo._entries)
+    memo.clear()
+    assert not memo._entries
+    assert memo._size == 0

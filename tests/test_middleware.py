@@ -14,7 +14,18 @@ from hypothesis import strategies as st
 from consentgate import AdMode, ConfigError, Consent, ConsentMiddleware
 from consentgate.cookie import ConsentCookie, CookieState
 
-from .conftest import DE_IP, KEY, OLD_KEY, US_IP, FakeGeo, client, gate, html_app, make_settings
+from .conftest import (
+    DE_IP,
+    KEY,
+    OLD_KEY,
+    PAGE,
+    US_IP,
+    FakeGeo,
+    client,
+    gate,
+    html_app,
+    make_settings,
+)
 
 
 def capture_app(seen: list[dict[str, Any]], body: bytes = b'{"ok":true}') -> Any:
@@ -620,3 +631,98 @@ async def test_cookie_split_over_several_headers_is_found() -> None:
     ]
     await call_raw(app, headers, path="/api")
     assert seen[0]["state"]["consent"].granted == frozenset({"necessary", "analytics"})
+
+
+async def test_same_page_again_is_injected_alike_and_each_consent_gets_its_own() -> None:
+    pages = [PAGE.replace(b"Hello", b"Hello again"), PAGE]
+    served: list[bytes] = []
+
+    async def app_(scope: Any, receive: Any, send: Any) -> None:
+        body = bytes(pages[len(served) % 2])  # a new bytes object each time, as templates give
+        served.append(body)
+        await html_app(body)(scope, receive, send)
+
+    app, _ = gate(app_, analytics={"provider": "ga4", "measurement_id": "G-TEST12345"})
+    texts: dict[str, list[str]] = {DE_IP: [], US_IP: []}
+    for ip in (DE_IP, US_IP):
+        async with client(app, ip=ip) as c:
+            for _ in range(6):
+                response = await c.get("/")
+                assert int(response.headers["content-length"]) == len(response.content)
+                texts[ip].append(response.text)
+    for seen in texts.values():
+        assert seen[0::2] == [seen[0]] * 3  # "Hello again", first, second and third time
+        assert seen[1::2] == [seen[1]] * 3
+        assert seen[0] != seen[1]
+    # Same page, other consent: the banner opens only for the regulated visitor, and only
+    # the unregulated one's analytics tag is live.
+    assert 'id="consentgate-banner"' in texts[DE_IP][1]
+    assert texts[DE_IP][1] != texts[US_IP][1]
+    assert "googletagmanager.com/gtag/js?id=G-TEST12345" in texts[US_IP][1]
+    assert 'data-consentgate-src="https://www.googletagmanager.com' in texts[DE_IP][1]
+
+
+@pytest.mark.parametrize(
+    ("accept", "dest", "page"),
+    [
+        ("*/*", "empty", False),  # fetch(): never shown as a page
+        ("*/*", "script", False),
+        ("*/*", "document", True),
+        ("*/*", "iframe", True),
+        ("*/*", None, True),  # no Fetch Metadata (older clients): may be a page
+        ("text/html, */*", "empty", True),  # Turbo and htmx fetch pages they swap in
+        ("application/json", None, False),
+    ],
+)
+async def test_fetch_metadata_tells_pages_from_other_requests(
+    accept: str, dest: str | None, page: bool
+) -> None:
+    app, _ = gate()
+    headers = {"accept": accept} | ({"sec-fetch-dest": dest} if dest else {})
+    async with client(app, ip=DE_IP) as c:
+        response = await c.get("/", headers=headers)
+    assert ('id="consentgate-banner"' in response.text) is page
+    assert (response.content == PAGE) is not page
+
+
+async def test_fetch_response_cookies_follow_consent_and_undeclared_rule() -> None:
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"set-cookie", b"_ga=GA1.1.1; Path=/"),
+        (b"set-cookie", b"mystery=1; Path=/"),
+    ]
+    fetch = {"accept": "*/*", "sec-fetch-dest": "empty"}
+    ga4 = {"provider": "ga4", "measurement_id": "G-TEST12345"}
+
+    async def names(app: Any, ip: str, cookie: str | None = None) -> list[str]:
+        extra = {"cookie": f"consentgate={cookie}"} if cookie else {}
+        async with client(app, ip=ip) as c:
+            response = await c.get("/api", headers=fetch | extra)
+        return [v.split("=")[0] for v in response.headers.get_list("set-cookie")]
+
+    app, _ = gate(html_app(b"{}", headers=headers), analytics=ga4)
+    assert await names(app, US_IP) == ["_ga", "mystery"]  # everything granted
+    assert await names(app, DE_IP) == ["mystery"]  # undecided: analytics refused
+    blocking, _ = gate(html_app(b"{}", headers=headers), analytics=ga4, undeclared_cookies="block")
+    assert await names(blocking, US_IP) == ["_ga"]
+    everything = cookie_for([KEY], middleware=blocking)  # every category granted
+    assert await names(blocking, DE_IP, everything) == ["_ga"]
+
+
+async def test_nonce_that_changes_on_every_response_is_used_on_each() -> None:
+    nonces = iter(["n0nceOne", "n0nceTwo", "n0nceThree"])
+
+    async def app_(scope: Any, receive: Any, send: Any) -> None:
+        csp = f"script-src 'nonce-{next(nonces)}'".encode()
+        inner = html_app(
+            headers=[(b"content-type", b"text/html"), (b"content-security-policy", csp)]
+        )
+        await inner(scope, receive, send)
+
+    app, _ = gate(app_)
+    async with client(app, ip=DE_IP) as c:
+        for nonce in ("n0nceOne", "n0nceTwo", "n0nceThree"):
+            response = await c.get("/")
+            scripts = response.text.count("<script")
+            assert scripts >= 2
+            assert response.text.count(f'nonce="{nonce}"') >= scripts

@@ -59,6 +59,8 @@ class Visit(NamedTuple):
     #: What the page snippets depend on (a cache key), and when this visit stops being valid.
     render: int = 0
     deadline: float = float("inf")
+    #: Every ``Set-Cookie`` the app sends passes for this visitor (nothing to filter).
+    keeps_cookies: bool = False
 
 
 def safe_next(value: str | None) -> str:

@@ -37,11 +37,13 @@ import hashlib
 import html
 import re
 import unicodedata
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from urllib.parse import unquote
 
 __all__ = [
     "InertHosts",
+    "InjectionMemo",
     "StreamInjector",
     "ascii_compatible",
     "charset_of",
@@ -873,6 +875,70 @@ _NONCE = re.compile(r"'nonce-([A-Za-z0-9+/_=-]+)'", re.IGNORECASE)
 #: Directives governing ``<script>`` elements, most specific first (CSP level 3 fallback).
 _SCRIPT_DIRECTIVES = ("script-src-elem", "script-src", "default-src")
 _HASH_PREFIXES = ("'sha256-", "'sha384-", "'sha512-")
+
+
+class InjectionMemo:
+    """Injection results for whole pages, remembered for pages that come back byte for byte.
+
+    A content site sends the same article to many visitors, and every visitor whose consent
+    renders alike gets the same snippets: the result of injecting them into that page is then
+    the same too. :meth:`inject` returns it from here instead of scanning the page again.
+
+    A result is kept from the second time a page is seen with the same snippets (a page that
+    changes on every request, say with a per-request token, costs one hash and is never kept),
+    and only for pages of at most ``max_page`` bytes. What is kept (pages and results) stays
+    under ``max_bytes``; the oldest entries go first.
+    """
+
+    __slots__ = ("_entries", "_max_bytes", "_max_page", "_seen", "_size")
+
+    def __init__(self, *, max_bytes: int = 8 << 20, max_page: int = 512 << 10) -> None:
+        """Keep at most ``max_bytes`` of pages and results; skip pages over ``max_page``."""
+        self._max_bytes = max_bytes
+        self._max_page = max_page
+        #: (page, head, body, id of the hosts) to (result, the hosts). The hosts are held so
+        #: that their id cannot be reused by another object while the entry lives.
+        self._entries: OrderedDict[
+            tuple[bytes, bytes, bytes, int], tuple[bytes, InertHosts | None]
+        ] = OrderedDict()
+        #: Hashes of keys seen once (a collision only lets a page in one sighting early).
+        self._seen: set[int] = set()
+        self._size = 0
+
+    def inject(
+        self, page: bytes, head: bytes, body: bytes, inert_hosts: InertHosts | None
+    ) -> bytes:
+        """``StreamInjector(head, body, inert_hosts=inert_hosts).feed_last(page)``, remembered."""
+        if len(page) > self._max_page:
+            return StreamInjector(head, body, inert_hosts=inert_hosts).feed_last(page)
+        key = (page, head, body, id(inert_hosts))
+        entry = self._entries.get(key)
+        if entry is not None and entry[1] is inert_hosts:
+            return entry[0]
+        result = StreamInjector(head, body, inert_hosts=inert_hosts).feed_last(page)
+        signature = hash(key)
+        if signature not in self._seen:
+            if len(self._seen) >= 4096:
+                self._seen.clear()
+            self._seen.add(signature)
+            return result
+        self._seen.discard(signature)
+        cost = len(page) + len(result)
+        if cost > self._max_bytes:
+            return result
+        entries = self._entries
+        while entries and self._size + cost > self._max_bytes:
+            (old, _, _, _), (old_result, _) = entries.popitem(last=False)
+            self._size -= len(old) + len(old_result)
+        entries[key] = (result, inert_hosts)
+        self._size += cost
+        return result
+
+    def clear(self) -> None:
+        """Forget every remembered page."""
+        self._entries.clear()
+        self._seen.clear()
+        self._size = 0
 
 
 def _script_directives(csp: str) -> Iterable[tuple[int, list[str]]]:

@@ -27,6 +27,7 @@ from .errors import ConfigError
 from .geo import CountryDatabase, FixedCountry, RegulatedCountries, clean_country, open_database
 from .injection import (
     InertHosts,
+    InjectionMemo,
     StreamInjector,
     ascii_compatible,
     charset_of,
@@ -190,6 +191,7 @@ class ConsentMiddleware:
         )
         self.exclude = tuple(settings.exclude_paths)
         self.undeclared = settings.undeclared_cookies
+        self._optional = frozenset(c.name for c in settings.categories)
         self._hosts = self._tracker_hosts()
         self._inert: dict[frozenset[str], InertHosts] = {}
         self._service_scripts = [
@@ -204,18 +206,26 @@ class ConsentMiddleware:
         self._visits: dict[tuple[object, ...], Visit] = {}
         self._render_ids: dict[RenderKey, int] = {}
         self._languages: dict[bytes | None, str] = {}
-        self._accepts_html: dict[bytes | None, bool] = {}
-        self._proxy_headers = (
-            b"x-forwarded-for",
-            b"forwarded",
-            b"x-forwarded-proto",
-            b"x-forwarded-host",
-            *((self.country_header,) if self.country_header else ()),
-        )
+        self._accepts_html: dict[bytes | None, bool | int] = {}
+        # Behind a trusted proxy these headers decide who the client is, so they key visits.
+        self._proxy_headers: tuple[bytes, ...] = ()
+        if self.proxy.enabled:
+            self._proxy_headers = (
+                b"x-forwarded-for",
+                b"forwarded",
+                b"x-forwarded-proto",
+                b"x-forwarded-host",
+                *((self.country_header,) if self.country_header else ()),
+            )
+        self._endpoint_root = settings.endpoint_path
         self._cookie_categories: dict[str, str | None] = {}
         self._countries: dict[str | None, str | None] = {}
         self._warned: set[str] = set()
         self._snippets: dict[tuple[int, str, str], _Snippets] = {}
+        self._memo = InjectionMemo()
+        self._prepared_starts: dict[
+            tuple[object, ...], tuple[tuple[tuple[bytes, bytes], ...], tuple[bytes, bytes] | None]
+        ] = {}
         self._started = False
         self._start_lock = asyncio.Lock()
 
@@ -230,66 +240,98 @@ class ConsentMiddleware:
     # -- ASGI ----------------------------------------------------------------------------------
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Handle one ASGI connection."""
+        if scope["type"] != "http":
+            await self._not_http(scope, receive, send)
+            return
+        if not self._started:
+            await self.startup()
+        headers, visit = self.lookup(scope)
+        path: str = scope["path"]
+        if path.startswith(self._endpoint_root) and self.endpoints.handles(path):
+            await self.endpoints(scope, receive, send, visit._replace(headers=headers))
+            return
+        accept = headers.get(b"accept")
+        html = self._accepts_html.get(accept)
+        if html is None:
+            html = _accepts_html(accept)
+            if len(self._accepts_html) < 256:  # browsers send a handful of distinct values
+                self._accepts_html[accept] = html
+        if html == _ANY:
+            # "*/*" from a fetch() or a subresource: the browser will not show it as a page.
+            html = headers.get(b"sec-fetch-dest", b"document") in _PAGE_DESTINATIONS
+        inject = False
+        if html:
+            if b"accept-encoding" in headers:
+                scope = dict(scope)
+                scope["headers"] = [(k, v) for k, v in scope["headers"] if k != b"accept-encoding"]
+            inject = not (self.exclude and path.startswith(self.exclude))
+        elif visit.keeps_cookies and not visit.resign:
+            await self.app(scope, receive, send)  # nothing this response could need changed
+            return
+        # The wrapper stays a small closure; an HTML response that gets snippets moves on to
+        # an _Injection, which holds the stream's state.
+        injection: _Injection | None = None
+        start = self._start
+
+        async def respond(message: Message) -> None:
+            nonlocal injection
+            if injection is not None:
+                await injection.send(message)
+                return
+            if message["type"] == "http.response.start":
+                message, injection = start(message, visit, scope, headers, inject, send)
+                if injection is not None:
+                    return  # held back until the first body chunk (Content-Length)
+            await send(message)
+
+        await self.app(scope, receive, respond)
+
+    async def _not_http(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if kind == "lifespan":
             await self._lifespan(scope, receive, send)
             return
-        if kind != "http" and kind != "websocket":
-            await self.app(scope, receive, send)
-            return
-        if not self._started:
-            await self.startup()
+        if kind == "websocket":
+            if not self._started:
+                await self.startup()
+            self.lookup(scope)
+        await self.app(scope, receive, send)
+
+    def lookup(self, scope: Scope) -> tuple[dict[bytes, bytes], Visit]:
+        """The request's headers as a map, and its :class:`Visit` (also put in the scope).
+
+        Visits are remembered per client, scheme, Host, Cookie and Sec-GPC (and the forwarded
+        headers behind a proxy); a remembered one is used until its cookie expires.
+        """
         raw = scope.get("headers") or ()
-        if not isinstance(raw, (list, tuple)):
+        if type(raw) is not list:
             raw = list(raw)
         headers = dict(raw)  # a C-speed pass; repeated names (HTTP/2 cookies) are merged below
         if len(headers) != len(raw):
             headers = header_map(raw)
         get = headers.get
-        cookie = get(b"cookie")
-        gpc = get(b"sec-gpc")
-        host = get(b"host")
-        accept = get(b"accept")
         client = scope.get("client")
-        cache_key: tuple[object, ...] = (
+        key: tuple[object, ...] = (
             client[0] if client else None,
             scope.get("scheme"),
-            host,
-            cookie,
-            gpc,
+            get(b"host"),
+            get(b"cookie"),
+            get(b"sec-gpc"),
         )
-        if self.proxy.enabled:
+        if self._proxy_headers:
             # Behind a proxy the forwarded headers decide the client too.
-            cache_key += tuple(get(name) for name in self._proxy_headers)
-        found = self._visits.get(cache_key)
-        if found is None or self.clock() >= found.deadline:
-            found = self.visit(scope, headers)
+            key += tuple(map(get, self._proxy_headers))
+        visit = self._visits.get(key)
+        if visit is None or self.clock() >= visit.deadline:
+            visit = self.visit(scope, headers)
             if len(self._visits) >= _CACHE_LIMIT:
                 self._visits.clear()
-            self._visits[cache_key] = found
-        visit = found
+            self._visits[key] = visit
         state = scope.get("state")
         if state is None:
             scope["state"] = state = {}
         state["consent"] = visit.consent
-        if kind == "websocket":
-            await self.app(scope, receive, send)
-            return
-        path: str = scope["path"]
-        if self.endpoints.handles(path):
-            await self.endpoints(scope, receive, send, visit._replace(headers=headers))
-            return
-        html = self._accepts_html.get(accept)
-        if html is None:
-            html = accept is None or b"html" in accept or b"*/*" in accept or not accept.strip()
-            if len(self._accepts_html) < 256:  # browsers send a handful of distinct values
-                self._accepts_html[accept] = html
-        if html and b"accept-encoding" in headers:
-            scope = dict(scope)
-            scope["headers"] = [(k, v) for k, v in scope["headers"] if k != b"accept-encoding"]
-        inject = html and not (self.exclude and path.startswith(self.exclude))
-        responder = _Responder(self, visit, scope, send, inject, get(b"accept-language"))
-        await self.app(scope, receive, responder.send)
+        return headers, visit
 
     def visit(self, scope: Scope, headers: dict[bytes, bytes] | None = None) -> Visit:
         """Work out who is asking and what their consent allows."""
@@ -329,7 +371,8 @@ class ConsentMiddleware:
             render = self._render_ids.setdefault(_render_key(consent), len(self._render_ids))
             cached = self._consents[key] = (consent, deadline, cookie, resign, render)
         consent, deadline, cookie, resign, render = cached
-        return Visit(consent, client, cookie, resign, gpc, _NO_HEADERS, render, deadline)
+        keeps = self.undeclared != "block" and self._optional <= consent.granted
+        return Visit(consent, client, cookie, resign, gpc, _NO_HEADERS, render, deadline, keeps)
 
     def _country(self, ip: str | None) -> str | None:
         # Same visitors come back page after page: remember their country (bounded).
@@ -463,61 +506,24 @@ class ConsentMiddleware:
             )
         return True
 
-
-class _Responder:
-    """Per-request ``send`` wrapper: headers, cookie rules and streaming injection."""
-
-    __slots__ = ("gate", "inject", "injector", "language", "pending", "scope", "send_", "visit")
-
-    def __init__(
+    def _start(
         self,
-        gate: ConsentMiddleware,
+        message: Message,
         visit: Visit,
         scope: Scope,
-        send: Send,
+        request_headers: dict[bytes, bytes],
         inject: bool,
-        language: bytes | None = None,
-    ) -> None:
-        self.gate = gate
-        self.visit = visit
-        self.scope = scope
-        self.send_ = send
-        self.inject = inject
-        self.language = language
-        self.injector: StreamInjector | None = None
-        # The start message of an injected response waits for the first body chunk: when that
-        # chunk is the whole body, the new Content-Length can be sent instead of none.
-        self.pending: Message | None = None
-
-    async def send(self, message: Message) -> None:
-        kind = message["type"]
-        if kind == "http.response.start":
-            message = self._start(message)
-            if self.injector is not None:
-                self.pending = message
-                return
-        elif kind == "http.response.body" and self.injector is not None:
-            more = message.get("more_body", False)
-            if more:
-                body = self.injector.feed(message.get("body", b""))
-            else:
-                body = self.injector.feed_last(message.get("body", b""))
-                self.injector = None
-            message = {"type": kind, "body": body, "more_body": more}
-            if self.pending is not None:
-                start, self.pending = self.pending, None
-                if not more:
-                    start["headers"].append((b"content-length", str(len(body)).encode()))
-                await self.send_(start)
-        elif self.pending is not None:
-            start, self.pending = self.pending, None
-            await self.send_(start)
-        await self.send_(message)
-
-    def _start(self, message: Message) -> Message:
-        gate = self.gate
-        visit = self.visit
+        send: Send,
+    ) -> tuple[Message, _Injection | None]:
+        """The app's start message as it goes out, and the injection that follows it, if any."""
         raw = message.get("headers", ())
+        if not inject and not visit.resign:
+            # Not a page: only a Set-Cookie could need changing (the common case has none).
+            for key, _ in raw:
+                if len(key) == 10 and key.lower() == b"set-cookie":
+                    break
+            else:
+                return message, None
         # One look at the app's headers decides whether anything needs doing at all.
         set_cookie = False
         content_type = b""
@@ -530,37 +536,80 @@ class _Responder:
                 set_cookie = True
             elif lowered == b"content-encoding" and value.strip().lower() != b"identity":
                 encoded = True
-        html = content_type[:9].lower() == b"text/html"
-        inject = self.inject and html and self._injectable(message["status"])
-        if inject and encoded:
-            _log_compressed_once()
-            inject = False
+        if inject:
+            status = message["status"]
+            inject = (
+                content_type[:9].lower() == b"text/html"
+                and status >= 200
+                and status not in _NO_BODY_STATUS
+                and scope["method"] != "HEAD"
+            )
+            if inject and encoded:
+                _log_compressed_once()
+                inject = False
         if not inject and not set_cookie and not visit.resign:
-            return message  # nothing to change: pass the app's message on as it is
+            return message, None  # nothing to change: pass the app's message on as it is
         headers: list[tuple[bytes, bytes]] = list(raw)
         if set_cookie:
             granted = visit.consent.granted
             headers = [
                 (k, v)
                 for k, v in headers
-                if k.lower() != b"set-cookie" or gate.keep_set_cookie(v, granted)
+                if k.lower() != b"set-cookie" or self.keep_set_cookie(v, granted)
             ]
         if visit.resign and visit.cookie is not None:
-            value = gate.codec.dumps(visit.cookie)
-            lifetime = gate.codec.remaining(visit.cookie, gate.clock())
+            value = self.codec.dumps(visit.cookie)
+            lifetime = self.codec.remaining(visit.cookie, self.clock())
             https = visit.client.scheme == "https"
-            headers.append((b"set-cookie", gate.writer.consent(value, lifetime, https=https)))
+            headers.append((b"set-cookie", self.writer.consent(value, lifetime, https=https)))
+        snippets = None
         if inject:
-            headers = self._prepare_injection(headers)
+            language = request_headers.get(b"accept-language")
+            if set_cookie or visit.resign:
+                headers, snippets, _ = self._prepare_injection(headers, visit, scope, language)
+            else:
+                headers, snippets = self._prepared(raw, visit, scope, language)
         message = dict(message)
         message["headers"] = headers
-        return message
+        if snippets is None:
+            return message, None
+        hosts = self.inert_hosts(visit.consent.granted)
+        return message, _Injection(snippets, hosts, self._memo, message, send)
 
-    def _injectable(self, status: int) -> bool:
-        return status >= 200 and status not in _NO_BODY_STATUS and self.scope["method"] != "HEAD"
+    def _prepared(
+        self, raw: Any, visit: Visit, scope: Scope, language: bytes | None
+    ) -> tuple[list[tuple[bytes, bytes]], tuple[bytes, bytes] | None]:
+        """:meth:`_prepare_injection` for the app's own headers, remembered.
 
-    def _prepare_injection(self, headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
-        gate = self.gate
+        Pages answer with the same few header lists again and again; what they become for
+        visitors whose consent renders alike is remembered (not with a CSP, whose nonce
+        usually changes on every response).
+        """
+        try:
+            key = (tuple(raw), visit.render, language, scope["path"], scope.get("query_string"))
+            found = self._prepared_starts.get(key)
+        except TypeError:  # header pairs as lists: nothing to remember them by
+            headers, snippets, _ = self._prepare_injection(list(raw), visit, scope, language)
+            return headers, snippets
+        if found is None:
+            headers, snippets, reusable = self._prepare_injection(list(raw), visit, scope, language)
+            found = (tuple(headers), snippets)
+            if reusable:
+                if len(self._prepared_starts) >= _CACHE_LIMIT:
+                    self._prepared_starts.clear()
+                self._prepared_starts[key] = found
+        return list(found[0]), found[1]
+
+    def _prepare_injection(
+        self,
+        headers: list[tuple[bytes, bytes]],
+        visit: Visit,
+        scope: Scope,
+        language: bytes | None,
+    ) -> tuple[list[tuple[bytes, bytes]], tuple[bytes, bytes] | None, bool]:
+        """The start headers for an injected page, its snippets, and whether both can be
+        reused for the same app headers, consent rendering, language and page."""
+        gate = self
         content_type = b""
         policies: list[str] = []
         vary: list[bytes] = []
@@ -583,11 +632,12 @@ class _Responder:
             kept.append((key, value))
         charset = _charset(content_type)
         if charset is None:
-            return headers  # e.g. UTF-16: the markup cannot be found byte-wise; leave it alone
+            # E.g. UTF-16: the markup cannot be found byte-wise; leave it alone.
+            return headers, None, True
         nonce = next((n for n in map(csp_nonce, policies) if n), None) if policies else None
-        query = self.scope.get("query_string")
-        here = self.scope["path"] + "?" + query.decode("latin-1") if query else self.scope["path"]
-        snippets = gate.snippets(self.visit, here, self.language)
+        query = scope.get("query_string")
+        here = scope["path"] + "?" + query.decode("latin-1") if query else scope["path"]
+        snippets = gate.snippets(visit, here, language)
         if nonce is not None or policies or charset != "utf-8":
             head, body = snippets.head, snippets.body
             if nonce is not None:
@@ -610,10 +660,58 @@ class _Responder:
         kept.append(
             _PRIVATE if cache_control is None else (b"cache-control", _private(cache_control))
         )
-        self.injector = StreamInjector(
-            head_bytes, body_bytes, inert_hosts=gate.inert_hosts(self.visit.consent.granted)
-        )
-        return kept
+        return kept, (head_bytes, body_bytes), not policies
+
+
+class _Injection:
+    """One HTML response that gets snippets: its held start message and the body's injector."""
+
+    __slots__ = ("body", "downstream", "head", "hosts", "injector", "memo", "pending")
+
+    def __init__(
+        self,
+        snippets: tuple[bytes, bytes],
+        hosts: InertHosts,
+        memo: InjectionMemo,
+        start: Message,
+        downstream: Send,
+    ) -> None:
+        self.head, self.body = snippets
+        self.hosts = hosts
+        self.memo: InjectionMemo | None = memo
+        self.injector: StreamInjector | None = None
+        self.pending: Message | None = start
+        self.downstream = downstream
+
+    async def send(self, message: Message) -> None:
+        """Pass ``message`` on, with the snippets put into the body."""
+        kind = message["type"]
+        if kind == "http.response.body" and self.memo is not None:
+            chunk = message.get("body", b"")
+            more = message.get("more_body", False)
+            injector = self.injector
+            if more:
+                if injector is None:
+                    injector = self.injector = StreamInjector(
+                        self.head, self.body, inert_hosts=self.hosts
+                    )
+                body = injector.feed(chunk)
+            else:
+                if injector is None:  # the whole body in one message: maybe a page seen before
+                    body = self.memo.inject(bytes(chunk), self.head, self.body, self.hosts)
+                else:
+                    body = injector.feed_last(chunk)
+                self.memo = self.injector = None
+            message = {"type": kind, "body": body, "more_body": more}
+            if self.pending is not None:
+                start, self.pending = self.pending, None
+                if not more:  # the whole body in one message: its length is known
+                    start["headers"].append((b"content-length", str(len(body)).encode()))
+                await self.downstream(start)
+        elif self.pending is not None:
+            start, self.pending = self.pending, None
+            await self.downstream(start)
+        await self.downstream(message)
 
 
 _TAG_OPEN = re.compile(r"<(script|link)\b(?![^>]*\snonce=)", re.IGNORECASE)
@@ -657,6 +755,27 @@ def _charset(content_type: bytes) -> str | None:
     """The charset to encode snippets in, ``None`` when markup cannot be found byte-wise."""
     charset = charset_of(content_type.decode("latin-1"))
     return charset if ascii_compatible(charset) else None
+
+
+#: ``_accepts_html`` for an ``Accept`` that takes anything: ``Sec-Fetch-Dest`` decides.
+_ANY = 2
+#: ``Sec-Fetch-Dest`` values of requests whose response a browser may show as a page.
+_PAGE_DESTINATIONS = frozenset(
+    {b"document", b"iframe", b"frame", b"fencedframe", b"embed", b"object", b""}
+)
+
+
+def _accepts_html(accept: bytes | None) -> bool | int:
+    """Whether a request with this ``Accept`` value may be shown an HTML page.
+
+    ``True`` when it names HTML, :data:`_ANY` when it takes anything (no value, empty, or
+    ``*/*`` without HTML), else ``False``.
+    """
+    if accept is not None and b"html" in accept:
+        return True
+    if accept is None or b"*/*" in accept or not accept.strip():
+        return _ANY
+    return False
 
 
 def _with_hashes(policy: bytes, hashes: list[str]) -> bytes:

@@ -198,6 +198,7 @@ def http_scope(path: str, headers: list[tuple[bytes, bytes]], client_ip: str) ->
         "raw_path": path.encode("latin-1"),
         "query_string": b"",
         "headers": headers,
+        "state": {},  # uvicorn passes a copy of the lifespan state (see time_case)
     }
 
 

@@ -240,69 +240,17 @@ class ConsentMiddleware:
     # -- ASGI ----------------------------------------------------------------------------------
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Handle one ASGI connection."""
-        if scope["type"] != "http":
-            await self._not_http(scope, receive, send)
+        kind = scope["type"]
+        if kind != "http" and kind != "websocket":
+            if kind == "lifespan":
+                await self._lifespan(scope, receive, send)
+            else:
+                await self.app(scope, receive, send)
             return
         if not self._started:
             await self.startup()
-        headers, visit = self.lookup(scope)
-        path: str = scope["path"]
-        if path.startswith(self._endpoint_root) and self.endpoints.handles(path):
-            await self.endpoints(scope, receive, send, visit._replace(headers=headers))
-            return
-        accept = headers.get(b"accept")
-        html = self._accepts_html.get(accept)
-        if html is None:
-            html = _accepts_html(accept)
-            if len(self._accepts_html) < 256:  # browsers send a handful of distinct values
-                self._accepts_html[accept] = html
-        if html == _ANY:
-            # "*/*" from a fetch() or a subresource: the browser will not show it as a page.
-            html = headers.get(b"sec-fetch-dest", b"document") in _PAGE_DESTINATIONS
-        inject = False
-        if html:
-            if b"accept-encoding" in headers:
-                scope = dict(scope)
-                scope["headers"] = [(k, v) for k, v in scope["headers"] if k != b"accept-encoding"]
-            inject = not (self.exclude and path.startswith(self.exclude))
-        elif visit.keeps_cookies and not visit.resign:
-            await self.app(scope, receive, send)  # nothing this response could need changed
-            return
-        # The wrapper stays a small closure; an HTML response that gets snippets moves on to
-        # an _Injection, which holds the stream's state.
-        injection: _Injection | None = None
-        start = self._start
-
-        async def respond(message: Message) -> None:
-            nonlocal injection
-            if injection is not None:
-                await injection.send(message)
-                return
-            if message["type"] == "http.response.start":
-                message, injection = start(message, visit, scope, headers, inject, send)
-                if injection is not None:
-                    return  # held back until the first body chunk (Content-Length)
-            await send(message)
-
-        await self.app(scope, receive, respond)
-
-    async def _not_http(self, scope: Scope, receive: Receive, send: Send) -> None:
-        kind = scope["type"]
-        if kind == "lifespan":
-            await self._lifespan(scope, receive, send)
-            return
-        if kind == "websocket":
-            if not self._started:
-                await self.startup()
-            self.lookup(scope)
-        await self.app(scope, receive, send)
-
-    def lookup(self, scope: Scope) -> tuple[dict[bytes, bytes], Visit]:
-        """The request's headers as a map, and its :class:`Visit` (also put in the scope).
-
-        Visits are remembered per client, scheme, Host, Cookie and Sec-GPC (and the forwarded
-        headers behind a proxy); a remembered one is used until its cookie expires.
-        """
+        # Visits are remembered per client, scheme, Host, Cookie and Sec-GPC (and the
+        # forwarded headers behind a proxy); a remembered one is used until its cookie expires.
         raw = scope.get("headers") or ()
         if type(raw) is not list:
             raw = list(raw)
@@ -331,7 +279,73 @@ class ConsentMiddleware:
         if state is None:
             scope["state"] = state = {}
         state["consent"] = visit.consent
-        return headers, visit
+        if kind == "websocket":
+            await self.app(scope, receive, send)
+            return
+        path: str = scope["path"]
+        if path.startswith(self._endpoint_root) and self.endpoints.handles(path):
+            await self.endpoints(scope, receive, send, visit._replace(headers=headers))
+            return
+        accept = headers.get(b"accept")
+        html = self._accepts_html.get(accept)
+        if html is None:
+            html = _accepts_html(accept)
+            if len(self._accepts_html) < 256:  # browsers send a handful of distinct values
+                self._accepts_html[accept] = html
+        if html == _ANY:
+            # "*/*" from a fetch() or a subresource: the browser will not show it as a page.
+            html = headers.get(b"sec-fetch-dest", b"document") in _PAGE_DESTINATIONS
+        inject = False
+        if html:
+            if b"accept-encoding" in headers:
+                scope = dict(scope)
+                scope["headers"] = [(k, v) for k, v in scope["headers"] if k != b"accept-encoding"]
+            inject = not (self.exclude and path.startswith(self.exclude))
+        elif not visit.resign:
+            # Not a page: only the app's cookies may need filtering, and often none can.
+            guarded = send if visit.keeps_cookies else self._cookie_guard(visit, scope, send)
+            await self.app(scope, receive, guarded)
+            return
+        await self.app(scope, receive, self._responder(visit, scope, headers, inject, send))
+
+    def _cookie_guard(self, visit: Visit, scope: Scope, send: Send) -> Send:
+        """A ``send`` that only filters the app's ``Set-Cookie`` headers (not a page)."""
+        start = self._start
+
+        def guard(message: Message) -> Awaitable[None]:
+            if message["type"] == "http.response.start":
+                for key, _ in message.get("headers", ()):
+                    if len(key) == 10 and key.lower() == b"set-cookie":
+                        message = start(message, visit, scope, _NO_HEADERS, False, send)[0]
+                        break
+            return send(message)
+
+        return guard
+
+    def _responder(
+        self, visit: Visit, scope: Scope, headers: dict[bytes, bytes], inject: bool, send: Send
+    ) -> Send:
+        """The ``send`` the app gets.
+
+        A plain function that returns the awaitable of the ``send`` it wraps (no coroutine of
+        its own per message), made here so that ``__call__`` keeps plain locals. An HTML
+        response that gets snippets moves on to an :class:`_Injection`, which holds the
+        stream's state.
+        """
+        injection: _Injection | None = None
+        start = self._start
+
+        def respond(message: Message) -> Awaitable[None]:
+            nonlocal injection
+            if injection is not None:
+                return injection.send(message)
+            if message["type"] == "http.response.start":
+                message, injection = start(message, visit, scope, headers, inject, send)
+                if injection is not None:
+                    return _nothing()  # held back until the first body chunk (Content-Length)
+            return send(message)
+
+        return respond
 
     def visit(self, scope: Scope, headers: dict[bytes, bytes] | None = None) -> Visit:
         """Work out who is asking and what their consent allows."""
@@ -517,13 +531,6 @@ class ConsentMiddleware:
     ) -> tuple[Message, _Injection | None]:
         """The app's start message as it goes out, and the injection that follows it, if any."""
         raw = message.get("headers", ())
-        if not inject and not visit.resign:
-            # Not a page: only a Set-Cookie could need changing (the common case has none).
-            for key, _ in raw:
-                if len(key) == 10 and key.lower() == b"set-cookie":
-                    break
-            else:
-                return message, None
         # One look at the app's headers decides whether anything needs doing at all.
         set_cookie = False
         content_type = b""
@@ -661,6 +668,10 @@ class ConsentMiddleware:
             _PRIVATE if cache_control is None else (b"cache-control", _private(cache_control))
         )
         return kept, (head_bytes, body_bytes), not policies
+
+
+async def _nothing() -> None:
+    """An awaitable that does nothing."""
 
 
 class _Injection:

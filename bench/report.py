@@ -260,6 +260,16 @@ def _size_rows(data: dict[str, Any]) -> list[Row]:
                 _one(page["added"][kind]),
             )
         )
+    for kind in ("raw", "gzip"):
+        rows.append(
+            Row(
+                f"sizes.page_added_decided.{kind}",
+                section,
+                f"bytes consentgate adds to the page (decided visitor), {kind}",
+                "B",
+                _one(page["added_decided"][kind]),
+            )
+        )
     cookie = data["cookie"]["max_cookie_bytes"]
     rows.append(
         Row(

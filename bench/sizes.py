@@ -56,12 +56,17 @@ def run() -> dict[str, Any]:
     parts = {"dialog_html": _size(dialog), "js": _size(script[0]), "css": _size(style[0])}
     total = {k: sum(p[k] for p in parts.values()) for k in ("raw", "gzip")}
 
-    async def injected() -> bytes:
+    async def injected() -> tuple[bytes, bytes]:
+        # The page as the banner visitor gets it, then once they have accepted (the banner
+        # is then only an empty element that the script fills on demand).
         transport = httpx.ASGITransport(app=gate, client=(DE_IP, 1234))
         async with httpx.AsyncClient(transport=transport, base_url="http://x") as c:
-            return (await c.get(PAGE_PATH, headers={"accept": "text/html"})).content
+            first = (await c.get(PAGE_PATH, headers={"accept": "text/html"})).content
+            await c.post("/_consent", data={"action": "accept_all"})
+            later = (await c.get(PAGE_PATH, headers={"accept": "text/html"})).content
+        return first, later
 
-    page = asyncio.run(injected())
+    page, decided = asyncio.run(injected())
     cookies = asyncio.run(_cookies(gate))
     return {
         "gzip_level": GZIP_LEVEL,
@@ -72,6 +77,11 @@ def run() -> dict[str, Any]:
             "added": {
                 "raw": len(page) - len(PAGE),
                 "gzip": _size(page)["gzip"] - _size(PAGE)["gzip"],
+            },
+            "decided": _size(decided),
+            "added_decided": {
+                "raw": len(decided) - len(PAGE),
+                "gzip": _size(decided)["gzip"] - _size(PAGE)["gzip"],
             },
         },
         "cookie": {**cookies, "max_cookie_bytes": max(v["cookie_bytes"] for v in cookies.values())},

@@ -327,3 +327,43 @@ def test_page_with_its_own_open_element_hides_the_default_link_and_reopens(
             assert v.page.url == url + "/"
         finally:
             v.close()
+
+
+def test_decided_page_fetches_the_dialog_only_when_the_settings_open(
+    base_url: str, visitor: Callable[..., Visitor]
+) -> None:
+    v = visitor("DE")
+    v.page.goto(base_url + "/")
+    v.page.click("#consentgate-accept")
+    v.page.wait_for_function("!document.querySelector('script[type=\"text/plain\"]')")
+    dialogs: list[str] = []
+    v.page.on("request", lambda r: dialogs.append(r.url) if "/_consent/dialog" in r.url else None)
+    v.page.reload()
+    v.page.wait_for_timeout(200)
+    assert v.page.locator("#consentgate-banner form").count() == 0  # only the empty element
+    assert dialogs == []
+    v.page.click("#consentgate-reopen")
+    v.page.wait_for_selector("#consentgate-banner form", state="visible")
+    assert len(dialogs) == 1
+    assert v.page.url == base_url + "/"
+    assert v.page.is_checked('input[name="categories"][value="analytics"]')  # what is granted
+    assert v.page.evaluate("document.activeElement.closest('#consentgate-banner') !== null")
+    # Withdrawing from the fetched dialog works as from the first one: the page reloads
+    # without the grants.
+    v.page.uncheck('input[name="categories"][value="analytics"]')
+    v.page.uncheck('input[name="categories"][value="advertising"]')
+    with v.page.expect_navigation():
+        v.page.click('button[value="save"]')
+    assert v.page.text_content("#ads") == "non_personalized"
+    assert v.page.evaluate("window.ownAnalytics") is None
+
+
+def test_settings_page_is_the_fallback_when_the_dialog_cannot_be_fetched(
+    base_url: str, visitor: Callable[..., Visitor]
+) -> None:
+    v = visitor("US")
+    v.page.route("**/_consent/dialog*", lambda route: route.abort())
+    v.page.goto(base_url + "/")
+    v.page.click("#consentgate-reopen")
+    v.page.wait_for_url("**/_consent/settings*")
+    assert v.page.locator('button[value="save"]').is_visible()

@@ -308,6 +308,38 @@ async def test_settings_page_works_without_javascript() -> None:
     assert 'lang="de"' in page.text
 
 
+async def test_dialog_fragment_for_a_page_that_carries_only_its_empty_element() -> None:
+    app, _ = gate()
+    async with client(app) as c:
+        page = await c.get("/")
+        assert '<form method="post"' in page.text  # undecided: the whole dialog, open
+        await post(c, {"action": "save", "categories": ["analytics"]})
+        page = await c.get("/article?id=7")
+        stub = page.text.split('id="consentgate-banner"')[1].split("</div>")[0]
+        assert "<form" not in stub
+        assert 'data-dialog="/_consent/dialog?next=%2Farticle%3Fid%3D7"' in stub
+        assert 'data-granted="analytics necessary"' in stub
+        dialog = await c.get(
+            "/_consent/dialog?next=/article%3Fid%3D7", headers={"accept-language": "fr"}
+        )
+        evil = await c.get("/_consent/dialog?next=//evil.example/")
+        head = await c.head("/_consent/dialog")
+    assert dialog.status_code == 200
+    assert dialog.headers["content-type"] == "text/html; charset=utf-8"
+    assert dialog.headers["cache-control"] == "no-store"
+    assert "Cookie" in dialog.headers["vary"]
+    assert dialog.text.startswith('<div id="consentgate-banner"')
+    assert 'lang="fr"' in dialog.text
+    assert " hidden>" in dialog.text.split(">")[0] + ">"
+    assert '<input type="hidden" name="next" value="/article?id=7">' in dialog.text
+    assert 'value="analytics" checked' not in dialog.text  # toggles are set by the script
+    assert 'data-granted="analytics necessary"' in dialog.text
+    assert 'name="next" value="/"' in evil.text
+    assert "evil.example" not in evil.text
+    assert head.status_code == 200
+    assert head.content == b""
+
+
 async def test_receipt_lists_only_the_visitors_own_records() -> None:
     app, _ = gate()
     async with client(app) as c:

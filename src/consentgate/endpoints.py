@@ -318,6 +318,10 @@ class ConsentEndpoints:
                 "GET": lambda: self._settings(scope, send, visit),
                 "HEAD": lambda: self._settings(scope, send, visit),
             },
+            "/dialog": {
+                "GET": lambda: self._dialog(scope, send, visit),
+                "HEAD": lambda: self._dialog(scope, send, visit),
+            },
             "/receipt": {"GET": lambda: self._receipt(send, visit)},
             "/erase": {"POST": lambda: self._erase(scope, receive, send, visit)},
         }
@@ -385,6 +389,27 @@ class ConsentEndpoints:
             send,
             200,
             page.encode(),
+            content_type=b"text/html; charset=utf-8",
+            headers=[_NO_STORE, (b"vary", b"Cookie, Accept-Language")],
+        )
+
+    async def _dialog(self, scope: Scope, send: Send, visit: Visit) -> None:
+        # The hidden dialog a page's script asks for when the visitor opens the settings.
+        query = urllib.parse.parse_qs(scope.get("query_string", b"").decode("latin-1"))
+        lang = self.banner.language(_text(visit.headers.get(b"accept-language")))
+        consent = visit.consent
+        fragment = self.banner.dialog_html(
+            lang,
+            prefill=consent.prefill,
+            open=False,
+            review=False,
+            next_path=safe_next(query.get("next", [""])[0]),
+            granted=consent.granted,
+        )
+        await send_response(
+            send,
+            200,
+            fragment.encode(),
             content_type=b"text/html; charset=utf-8",
             headers=[_NO_STORE, (b"vary", b"Cookie, Accept-Language")],
         )

@@ -457,16 +457,20 @@ class ConsentMiddleware:
         tags = [self.google.body_tags(consent)]
         for category, active, inert in self._service_scripts:
             tags.append(active if consent.allows(category) else inert)
-        body = (
-            self.banner.assets_html(nonce=None)
-            + self.banner.dialog_html(
+        if consent.show_banner:
+            dialog = self.banner.dialog_html(
                 lang,
                 prefill=consent.prefill,
-                open=consent.show_banner,
+                open=True,
                 review=review,
                 next_path=path,
                 granted=consent.granted,
             )
+        else:  # the script fetches the dialog if the visitor opens the settings
+            dialog = self.banner.dialog_stub(lang, granted=consent.granted, next_path=path)
+        body = (
+            self.banner.assets_html(nonce=None)
+            + dialog
             + self.banner.reopen_html(lang)
             + "".join(tags)
         )

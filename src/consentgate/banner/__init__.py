@@ -305,6 +305,20 @@ class Banner:
             self._dialogs[key] = parts
         return parts[0] + _html.next_input(next_path) + parts[1]
 
+    def dialog_stub(
+        self, lang: str, *, granted: frozenset[str] = frozenset(), next_path: str = ""
+    ) -> str:
+        """What a page gets instead of :meth:`dialog_html` when the banner is not open.
+
+        An empty hidden element (a few hundred bytes instead of the whole dialog) that the
+        script fills from ``{endpoint}/dialog`` when the visitor opens the settings.
+        ``granted`` and ``next_path`` as for :meth:`dialog_html`.
+        """
+        granted = (granted & self._optional) | self._required
+        return _html.dialog_stub(
+            self._lang(lang), self._urls, granted=sorted(granted), next_path=next_path
+        )
+
     def reopen_html(self, lang: str) -> str:
         """The fixed "Privacy settings" link; the script opens the dialog from it."""
         return self._reopen[self._lang(lang)]

@@ -7,6 +7,7 @@ enters is the markup written here.
 from __future__ import annotations
 
 import html
+import urllib.parse
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -15,6 +16,7 @@ __all__ = [
     "ServiceView",
     "Urls",
     "dialog_parts",
+    "dialog_stub",
     "escape",
     "fill",
     "next_input",
@@ -75,6 +77,22 @@ class Urls:
 def next_input(next_path: str) -> str:
     """The hidden ``next`` field that sends a no-JS visitor back where they were."""
     return f'<input type="hidden" name="next" value="{_e(next_path)}">' if next_path else ""
+
+
+def dialog_stub(lang: str, urls: Urls, *, granted: Iterable[str], next_path: str) -> str:
+    """The empty, hidden dialog element a page gets when the banner is not open.
+
+    It carries what the script needs (endpoint, grants); the script fetches the dialog itself
+    from ``{endpoint}/dialog`` when the visitor opens the settings.
+    """
+    ep = _e(urls.endpoint)
+    query = urllib.parse.urlencode({"next": next_path}) if next_path else ""
+    dialog = f"{urls.endpoint}/dialog" + (f"?{query}" if query else "")
+    return (
+        f'<div id="consentgate-banner" class="consentgate-banner" lang="{_e(lang)}"'
+        f' data-endpoint="{ep}" data-dialog="{_e(dialog)}"'
+        f' data-granted="{_e(" ".join(granted))}" hidden></div>'
+    )
 
 
 def _button(texts: Mapping[str, str], action: str, key: str, ident: str) -> str:

@@ -1,5 +1,6 @@
 /* consentgate banner: ES2017, no dependencies. The dialog is a real form; this adds the
-   second layer, focus handling and choices without a page load. */
+   second layer, focus handling, choices without a page load, and the dialog itself on pages
+   that carry only its empty element (the banner is not open there). */
 (function () {
   "use strict";
   var d = document;
@@ -7,7 +8,7 @@
   var SKIP = ["type", "nonce", "data-consentgate-category", "data-consentgate-src",
     "data-consentgate-type"];
   var banner, form, first, second, opener = null, inerted = [], granted = [], had = [];
-  var modal = false, busy = false;
+  var modal = false, busy = false, loading = false;
 
   function el(id) { return d.getElementById(P + id); }
   function words(s) { return (s || "").split(/\s+/).filter(Boolean); }
@@ -146,13 +147,47 @@
     }).then(function (data) { busy = false; apply(data); }, function () { fallback(action); });
   }
 
+  function bind() {
+    banner = el("banner");
+    form = banner.querySelector("form");
+    first = el("first");
+    second = el("second");
+  }
+
+  // A page whose banner is not open carries an empty dialog element: fetch the dialog when
+  // the visitor opens the settings. Without it, the settings page does the same job.
+  function load(then, href) {
+    if (form) { then(); return; }
+    if (loading) return;
+    loading = true;
+    var opened = d.activeElement;
+    fetch(banner.getAttribute("data-dialog"), { credentials: "same-origin" }).then(function (r) {
+      if (!r.ok) throw new Error(r.status);
+      return r.text();
+    }).then(function (markup) {
+      var t = d.createElement("template");
+      t.innerHTML = markup;
+      var fresh = t.content.firstElementChild;
+      if (!fresh || fresh.id !== P + "banner" || !fresh.querySelector("form")) throw new Error("dialog");
+      fresh.setAttribute("data-granted", granted.join(" "));
+      banner.parentNode.replaceChild(fresh, banner);
+      bind();
+      loading = false;
+      if (opened && opened.focus && d.activeElement !== opened) opened.focus();
+      then();
+    }).catch(function () {
+      loading = false;
+      location.href = href || banner.getAttribute("data-endpoint") + "/settings";
+    });
+  }
+
   function onClick(e) {
     var t = e.target;
     if (!(t instanceof Element)) return;
     var o = t.closest("[data-consentgate-open]");
     if (o && !banner.contains(o)) {
       e.preventDefault();
-      show(true);
+      load(function () { show(true); }, o.getAttribute("href"));
       return;
     }
     var b = t.closest("button");
@@ -181,11 +216,8 @@
   }
 
   function init() {
-    banner = el("banner");
-    if (!banner) return;
-    form = banner.querySelector("form");
-    first = el("first");
-    second = el("second");
+    if (!el("banner")) return;
+    bind();
     granted = words(banner.getAttribute("data-granted") ||
       d.documentElement.getAttribute("data-consentgate-granted"));
     had = granted.slice();

@@ -304,56 +304,57 @@ def run(
     client_cores = {int(client_prefix[-1])} if client_prefix else None
     cookie = asyncio.run(_cookie())
     load = configs(cookie)
+    by_key = {c.key: c for c in load}
+    rng = random.Random(f"e2e-{rounds}-{seconds}")
+    per_round: list[dict[str, dict[str, float]]] = []
+    sizes: dict[str, int] = {}
+
+    def one(config: Config, server: Server, duration: float) -> dict[str, float]:
+        cpu_before = server.cpu_seconds()
+        if wrk is not None:
+            count, took, bad, lost = run_wrk(
+                wrk, client_prefix, server.url, config.headers, duration
+            )
+        else:
+            count, took, bad, lost = run_client(client_cores, server.url, config.headers, duration)
+        cpu = server.cpu_seconds() - cpu_before
+        if bad:  # a wrong answer voids the figure; a timeout on a busy machine does not
+            raise SystemExit(f"bench: e2e {config.key}: {bad} answers were not 200")
+        return {
+            "requests": count,
+            "socket_errors": lost,
+            "rps": count / took if took else 0.0,
+            "cpu_us_per_request": cpu / count * 1e6 if count else 0.0,
+        }
+
     with tempfile.TemporaryDirectory(prefix="consentgate-e2e-") as tmp:
         workdir = Path(tmp)
         env = {"BENCH_SECRET_KEY": SECRET_KEY}
-        bare = start_server("bare", server_prefix, workdir, env)
-        gate = start_server("consentgate", server_prefix, workdir, env)
-        with servers_running([bare, gate]) as running:
-            for server in running:
-                wait_ready(server)
-            by_key = {c.key: c for c in load}
-            banner_page = check_config(by_key["regulated"], gate)
-            page_file = workdir / "pasted.html"
-            page_file.write_bytes(banner_page)
-            pasted = start_server(
-                "pasted", server_prefix, workdir, {**env, "BENCH_PAGE_FILE": str(page_file)}
-            )
-            running.append(pasted)
-            wait_ready(pasted)
-            servers = {s.variant: s for s in running}
-            sizes = {c.key: len(check_config(c, servers[c.server])) for c in load}
-
-            def one(config: Config, duration: float) -> dict[str, float]:
-                server = servers[config.server]
-                cpu_before = server.cpu_seconds()
-                if wrk is not None:
-                    count, took, bad, lost = run_wrk(
-                        wrk, client_prefix, server.url, config.headers, duration
-                    )
-                else:
-                    count, took, bad, lost = run_client(
-                        client_cores, server.url, config.headers, duration
-                    )
-                cpu = server.cpu_seconds() - cpu_before
-                if bad:  # a wrong answer voids the figure; a timeout on a busy machine does not
-                    raise SystemExit(f"bench: e2e {config.key}: {bad} answers were not 200")
-                return {
-                    "requests": count,
-                    "socket_errors": lost,
-                    "rps": count / took if took else 0.0,
-                    "cpu_us_per_request": cpu / count * 1e6 if count else 0.0,
-                }
-
-            if warmup > 0:
-                for config in load:
-                    one(config, warmup)
-            rng = random.Random(f"e2e-{rounds}-{seconds}")
-            per_round: list[dict[str, dict[str, float]]] = []
-            for _ in range(rounds):
+        page_file = workdir / "pasted.html"
+        for _ in range(rounds):
+            # New server processes every round: how fast a process runs also depends on its
+            # memory layout (two identical bare servers measured apart by up to 20 % here), so
+            # each figure is a median over several processes, not one process's luck.
+            bare = start_server("bare", server_prefix, workdir, env)
+            gate = start_server("consentgate", server_prefix, workdir, env)
+            with servers_running([bare, gate]) as running:
+                for server in running:
+                    wait_ready(server)
+                if not page_file.exists():
+                    page_file.write_bytes(check_config(by_key["regulated"], gate))
+                pasted = start_server(
+                    "pasted", server_prefix, workdir, {**env, "BENCH_PAGE_FILE": str(page_file)}
+                )
+                running.append(pasted)
+                wait_ready(pasted)
+                servers = {s.variant: s for s in running}
+                sizes = {c.key: len(check_config(c, servers[c.server])) for c in load}
+                if warmup > 0:
+                    for config in load:
+                        one(config, servers[config.server], warmup)
                 order = load[:]
                 rng.shuffle(order)
-                per_round.append({c.key: one(c, seconds) for c in order})
+                per_round.append({c.key: one(c, servers[c.server], seconds) for c in order})
     return {
         "load_generator": generator if wrk is not None else f"asyncio/httpx client ({generator})",
         "wrk": wrk is not None,

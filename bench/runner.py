@@ -18,8 +18,8 @@ SECTIONS = ("sizes", "streaming", "micro", "inprocess", "e2e")
 FULL = {
     "inprocess_rounds": 9,
     "inprocess_calls": 2000,
-    "e2e_seconds": 5.0,
-    "e2e_rounds": 3,
+    "e2e_seconds": 4.0,
+    "e2e_rounds": 5,
     "e2e_warmup": 1.0,
     "stream_mib": 10,
     "micro_repeat": 7,

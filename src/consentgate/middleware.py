@@ -206,7 +206,7 @@ class ConsentMiddleware:
         self._visits: dict[tuple[object, ...], Visit] = {}
         self._render_ids: dict[RenderKey, int] = {}
         self._languages: dict[bytes | None, str] = {}
-        self._accepts_html: dict[bytes | None, bool | int] = {}
+        self._accepts_html: dict[tuple[bytes | None, bytes | None], bool] = {}
         # Behind a trusted proxy these headers decide who the client is, so they key visits.
         self._proxy_headers: tuple[bytes, ...] = ()
         if self.proxy.enabled:
@@ -286,15 +286,14 @@ class ConsentMiddleware:
         if path.startswith(self._endpoint_root) and self.endpoints.handles(path):
             await self.endpoints(scope, receive, send, visit._replace(headers=headers))
             return
-        accept = headers.get(b"accept")
-        html = self._accepts_html.get(accept)
+        # Whether the answer may be shown as a page: by Accept, and by Sec-Fetch-Dest when
+        # Accept takes anything ("*/*" from fetch() or a subresource is never shown as one).
+        wants = (headers.get(b"accept"), headers.get(b"sec-fetch-dest"))
+        html = self._accepts_html.get(wants)
         if html is None:
-            html = _accepts_html(accept)
+            html = _shows_page(*wants)
             if len(self._accepts_html) < 256:  # browsers send a handful of distinct values
-                self._accepts_html[accept] = html
-        if html == _ANY:
-            # "*/*" from a fetch() or a subresource: the browser will not show it as a page.
-            html = headers.get(b"sec-fetch-dest", b"document") in _PAGE_DESTINATIONS
+                self._accepts_html[wants] = html
         inject = False
         if html:
             if b"accept-encoding" in headers:
@@ -772,24 +771,20 @@ def _charset(content_type: bytes) -> str | None:
     return charset if ascii_compatible(charset) else None
 
 
-#: ``_accepts_html`` for an ``Accept`` that takes anything: ``Sec-Fetch-Dest`` decides.
-_ANY = 2
 #: ``Sec-Fetch-Dest`` values of requests whose response a browser may show as a page.
 _PAGE_DESTINATIONS = frozenset(
     {b"document", b"iframe", b"frame", b"fencedframe", b"embed", b"object", b""}
 )
 
 
-def _accepts_html(accept: bytes | None) -> bool | int:
-    """Whether a request with this ``Accept`` value may be shown an HTML page.
-
-    ``True`` when it names HTML, :data:`_ANY` when it takes anything (no value, empty, or
-    ``*/*`` without HTML), else ``False``.
-    """
+def _shows_page(accept: bytes | None, destination: bytes | None) -> bool:
+    """Whether the answer to a request with these ``Accept`` and ``Sec-Fetch-Dest`` values
+    may be shown as a page: ``Accept`` names HTML, or it takes anything (missing, empty or
+    ``*/*``) and the browser does not say that the answer is for something else."""
     if accept is not None and b"html" in accept:
         return True
     if accept is None or b"*/*" in accept or not accept.strip():
-        return _ANY
+        return destination is None or destination.strip().lower() in _PAGE_DESTINATIONS
     return False
 
 

@@ -385,13 +385,7 @@ class ConsentEndpoints:
             nonce=None,
             saved="saved" in query,
         )
-        await send_response(
-            send,
-            200,
-            page.encode(),
-            content_type=b"text/html; charset=utf-8",
-            headers=[_NO_STORE, (b"vary", b"Cookie, Accept-Language")],
-        )
+        await _send_visitor_html(send, page)
 
     async def _dialog(self, scope: Scope, send: Send, visit: Visit) -> None:
         # The hidden dialog a page's script asks for when the visitor opens the settings.
@@ -406,13 +400,7 @@ class ConsentEndpoints:
             next_path=safe_next(query.get("next", [""])[0]),
             granted=consent.granted,
         )
-        await send_response(
-            send,
-            200,
-            fragment.encode(),
-            content_type=b"text/html; charset=utf-8",
-            headers=[_NO_STORE, (b"vary", b"Cookie, Accept-Language")],
-        )
+        await _send_visitor_html(send, fragment)
 
     async def _receipt(self, send: Send, visit: Visit) -> None:
         consent_id = visit.cookie.consent_id if visit.cookie is not None else None
@@ -593,3 +581,14 @@ class ConsentEndpoints:
 
 def _text(value: bytes | None) -> str | None:
     return value.decode("latin-1") if value is not None else None
+
+
+async def _send_visitor_html(send: Send, markup: str) -> None:
+    """``200`` with HTML made for this visitor: never stored, varying by cookie and language."""
+    await send_response(
+        send,
+        200,
+        markup.encode(),
+        content_type=b"text/html; charset=utf-8",
+        headers=[_NO_STORE, (b"vary", b"Cookie, Accept-Language")],
+    )

@@ -372,8 +372,7 @@ class ConsentEndpoints:
         )
 
     async def _settings(self, scope: Scope, send: Send, visit: Visit) -> None:
-        query = urllib.parse.parse_qs(scope.get("query_string", b"").decode("latin-1"))
-        lang = self.banner.language(_text(visit.headers.get(b"accept-language")))
+        query, lang = self._query_and_language(scope, visit)
         consent = visit.consent
         granted = consent.granted if consent.decided else (consent.prefill | self.offer.required)
         page = self.banner.settings_page(
@@ -387,10 +386,14 @@ class ConsentEndpoints:
         )
         await _send_visitor_html(send, page)
 
+    def _query_and_language(self, scope: Scope, visit: Visit) -> tuple[dict[str, list[str]], str]:
+        """The request's query parameters, and the banner language its Accept-Language picks."""
+        query = urllib.parse.parse_qs(scope.get("query_string", b"").decode("latin-1"))
+        return query, self.banner.language(_text(visit.headers.get(b"accept-language")))
+
     async def _dialog(self, scope: Scope, send: Send, visit: Visit) -> None:
         # The hidden dialog a page's script asks for when the visitor opens the settings.
-        query = urllib.parse.parse_qs(scope.get("query_string", b"").decode("latin-1"))
-        lang = self.banner.language(_text(visit.headers.get(b"accept-language")))
+        query, lang = self._query_and_language(scope, visit)
         consent = visit.consent
         fragment = self.banner.dialog_html(
             lang,

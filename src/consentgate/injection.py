@@ -909,13 +909,14 @@ class InjectionMemo:
         self, page: bytes, head: bytes, body: bytes, inert_hosts: InertHosts | None
     ) -> bytes:
         """``StreamInjector(head, body, inert_hosts=inert_hosts).feed_last(page)``, remembered."""
-        if len(page) > self._max_page:
-            return StreamInjector(head, body, inert_hosts=inert_hosts).feed_last(page)
         key = (page, head, body, id(inert_hosts))
-        entry = self._entries.get(key)
+        small = len(page) <= self._max_page
+        entry = self._entries.get(key) if small else None
         if entry is not None and entry[1] is inert_hosts:
             return entry[0]
         result = StreamInjector(head, body, inert_hosts=inert_hosts).feed_last(page)
+        if not small:
+            return result
         signature = hash(key)
         if signature not in self._seen:
             if len(self._seen) >= 4096:

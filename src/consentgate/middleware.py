@@ -206,7 +206,7 @@ class ConsentMiddleware:
         self._visits: dict[tuple[object, ...], Visit] = {}
         self._render_ids: dict[RenderKey, int] = {}
         self._languages: dict[bytes | None, str] = {}
-        self._accepts_html: dict[tuple[bytes | None, bytes | None], bool] = {}
+        self._page_requests: dict[tuple[bytes | None, bytes | None], bool] = {}
         # Behind a trusted proxy these headers decide who the client is, so they key visits.
         self._proxy_headers: tuple[bytes, ...] = ()
         if self.proxy.enabled:
@@ -217,7 +217,6 @@ class ConsentMiddleware:
                 b"x-forwarded-host",
                 *((self.country_header,) if self.country_header else ()),
             )
-        self._endpoint_root = settings.endpoint_path
         self._cookie_categories: dict[str, str | None] = {}
         self._countries: dict[str | None, str | None] = {}
         self._warned: set[str] = set()
@@ -283,17 +282,17 @@ class ConsentMiddleware:
             await self.app(scope, receive, send)
             return
         path: str = scope["path"]
-        if path.startswith(self._endpoint_root) and self.endpoints.handles(path):
+        if self.endpoints.handles(path):
             await self.endpoints(scope, receive, send, visit._replace(headers=headers))
             return
         # Whether the answer may be shown as a page: by Accept, and by Sec-Fetch-Dest when
         # Accept takes anything ("*/*" from fetch() or a subresource is never shown as one).
         wants = (headers.get(b"accept"), headers.get(b"sec-fetch-dest"))
-        html = self._accepts_html.get(wants)
+        html = self._page_requests.get(wants)
         if html is None:
             html = _shows_page(*wants)
-            if len(self._accepts_html) < 256:  # browsers send a handful of distinct values
-                self._accepts_html[wants] = html
+            if len(self._page_requests) < 256:  # browsers send a handful of distinct values
+                self._page_requests[wants] = html
         inject = False
         if html:
             if b"accept-encoding" in headers:
@@ -619,7 +618,6 @@ class ConsentMiddleware:
     ) -> tuple[list[tuple[bytes, bytes]], tuple[bytes, bytes] | None, bool]:
         """The start headers for an injected page, its snippets, and whether both can be
         reused for the same app headers, consent rendering, language and page."""
-        gate = self
         content_type = b""
         policies: list[str] = []
         vary: list[bytes] = []
@@ -647,11 +645,11 @@ class ConsentMiddleware:
         nonce = next((n for n in map(csp_nonce, policies) if n), None) if policies else None
         query = scope.get("query_string")
         here = scope["path"] + "?" + query.decode("latin-1") if query else scope["path"]
-        snippets = gate.snippets(visit, here, language)
+        snippets = self.snippets(visit, here, language)
         if nonce is not None or policies or charset != "utf-8":
             head, body = snippets.head, snippets.body
             if nonce is not None:
-                head, body = gate.with_nonce(snippets, nonce)
+                head, body = self.with_nonce(snippets, nonce)
             elif policies:
                 hashes = [
                     script_hash(s.encode(charset, "xmlcharrefreplace"))
@@ -680,7 +678,7 @@ async def _nothing() -> None:
 class _Injection:
     """One HTML response that gets snippets: its held start message and the body's injector."""
 
-    __slots__ = ("body", "downstream", "head", "hosts", "injector", "memo", "pending")
+    __slots__ = ("body", "downstream", "finished", "head", "hosts", "injector", "memo", "pending")
 
     def __init__(
         self,
@@ -692,15 +690,16 @@ class _Injection:
     ) -> None:
         self.head, self.body = snippets
         self.hosts = hosts
-        self.memo: InjectionMemo | None = memo
+        self.memo = memo
         self.injector: StreamInjector | None = None
         self.pending: Message | None = start
         self.downstream = downstream
+        self.finished = False
 
     async def send(self, message: Message) -> None:
         """Pass ``message`` on, with the snippets put into the body."""
         kind = message["type"]
-        if kind == "http.response.body" and self.memo is not None:
+        if kind == "http.response.body" and not self.finished:
             chunk = message.get("body", b"")
             more = message.get("more_body", False)
             injector = self.injector
@@ -715,7 +714,8 @@ class _Injection:
                     body = self.memo.inject(bytes(chunk), self.head, self.body, self.hosts)
                 else:
                     body = injector.feed_last(chunk)
-                self.memo = self.injector = None
+                self.injector = None
+                self.finished = True
             message = {"type": kind, "body": body, "more_body": more}
             if self.pending is not None:
                 start, self.pending = self.pending, None

@@ -286,7 +286,7 @@ class Banner:
         """
         lang = self._lang(lang)
         prefill &= self._optional
-        granted = (granted & self._optional) | self._required
+        granted = self._granted(granted)
         key = (lang, prefill, open, review, granted)
         parts = self._dialogs.get(key)
         if parts is None:
@@ -314,10 +314,14 @@ class Banner:
         script fills from ``{endpoint}/dialog`` when the visitor opens the settings.
         ``granted`` and ``next_path`` as for :meth:`dialog_html`.
         """
-        granted = (granted & self._optional) | self._required
+        granted = self._granted(granted)
         return _html.dialog_stub(
             self._lang(lang), self._urls, granted=sorted(granted), next_path=next_path
         )
+
+    def _granted(self, granted: frozenset[str]) -> frozenset[str]:
+        """``granted`` as the script reads it: known optional categories plus the required."""
+        return (granted & self._optional) | self._required
 
     def reopen_html(self, lang: str) -> str:
         """The fixed "Privacy settings" link; the script opens the dialog from it."""

@@ -17,9 +17,9 @@ from typing import Any
 from consentgate import ConsentMiddleware
 from consentgate.geo import EmbeddedDatabase, MmdbDatabase
 from consentgate.injection import StreamInjector
-from consentgate.middleware import find_cookie
 from consentgate.policy import decide
 from consentgate.proxy import ProxyResolver, header_map
+from consentgate.visit import find_cookie
 
 from .apps import site
 from .fixtures import (
@@ -89,12 +89,12 @@ def _subjects(mmdb: Path, cookie: str) -> dict[str, Callable[[], object]]:
     # The middleware hands resolve() the header map it has already built.
     direct_map, xff_map = header_map(headers), header_map(xff_scope["headers"])
     cookie_bytes = cookie_header(cookie)
-    name = gate.cookie_name
+    name = gate.visits.cookie_name
     visit = gate.visit(scope)
     regulated = gate.visit(http_scope(PAGE_PATH, browser_headers(html=True, cookie=b""), DE_IP))
-    snippets = gate.snippets(regulated, PAGE_PATH, None)
+    snippets = gate.page.snippets(regulated, PAGE_PATH, None)
     head_b, body_b = snippets.head_bytes, snippets.body_bytes
-    hosts = gate.inert_hosts(regulated.consent.granted)
+    hosts = gate.page.inert_hosts(regulated.consent.granted)
     if not hosts:
         raise SystemExit("bench: micro: an undecided visitor should have inert hosts")
     chunk = body_chunk()
@@ -128,8 +128,8 @@ def _subjects(mmdb: Path, cookie: str) -> dict[str, Callable[[], object]]:
         "header_map": lambda: header_map(headers),
         "proxy_resolve_direct": lambda: direct.resolve(scope, direct_map),
         "proxy_resolve_xff": lambda: proxied.resolve(xff_scope, xff_map),
-        "visit_cached": lambda: gate.visit(scope),
-        "snippets_cached": lambda: gate.snippets(visit, PAGE_PATH, None),
+        "visit_cached": lambda: gate.visits(scope, direct_map),
+        "snippets_cached": lambda: gate.page.snippets(visit, PAGE_PATH, None),
         "inject_chunk_hosts": lambda: with_hosts.feed(chunk),
         "inject_chunk_plain": lambda: plain.feed(chunk),
         "inject_page": whole_page,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 import string
 
@@ -43,8 +44,8 @@ def make_state(**overrides: object) -> CookieState:
     return CookieState(**fields)  # type: ignore[arg-type]
 
 
-def codec(*keys: str, max_age: int = MAX_AGE, cache_size: int = 4096) -> ConsentCookie:
-    return ConsentCookie(list(keys) or [NEW_KEY], max_age=max_age, cache_size=cache_size)
+def codec(*keys: str, max_age: int = MAX_AGE, cache_bytes: int = 1 << 20) -> ConsentCookie:
+    return ConsentCookie(list(keys) or [NEW_KEY], max_age=max_age, cache_bytes=cache_bytes)
 
 
 def split(value: str) -> tuple[str, str]:
@@ -313,11 +314,24 @@ def test_cached_value_loads_again() -> None:
 
 
 def test_full_cache_keeps_answering_correctly() -> None:
-    cookie = codec(cache_size=2)
+    cookie = codec(cache_bytes=4000)  # room for about two entries
     states = [make_state(consent_id=f"id{n:014d}") for n in range(5)]
     values = [cookie.dumps(state) for state in states]
     for _ in range(2):
         assert [cookie.loads(v, now=SOON) for v in values] == [(s, False) for s in states]
+
+
+def test_judgement_holds_until_expiry_or_until_a_future_date_arrives() -> None:
+    cookie = codec()
+    value = cookie.dumps(make_state())
+    assert cookie.holds_until(value, SOON) == DECIDED_AT + MAX_AGE
+    assert cookie.holds_until(value, DECIDED_AT + MAX_AGE) == math.inf
+    assert cookie.holds_until(value[:-2], SOON) == math.inf
+    # Dated an hour ahead: "no consent" only until the clock (minus the skew) gets there.
+    early = DECIDED_AT - 3600
+    assert cookie.loads(value, now=early) is None
+    assert cookie.holds_until(value, early) == DECIDED_AT - 300
+    assert cookie.loads(value, now=DECIDED_AT - 300) is not None
 
 
 def test_rejected_value_is_not_cached_as_valid() -> None:

@@ -157,7 +157,7 @@ async def test_regulated_visitor_gets_banner_and_private_page() -> None:
     assert response.status_code == 200
     assert 'id="consentgate-banner"' in response.text
     assert "gtag('consent','default'" in response.text
-    assert response.headers["vary"] == "Cookie"
+    assert response.headers["vary"] == "Cookie, Accept, Sec-Fetch-Dest, Accept-Language, Sec-GPC"
     assert response.headers["cache-control"] == "private"
     assert int(response.headers["content-length"]) == len(response.content)
 
@@ -572,7 +572,7 @@ async def test_vary_is_merged_and_public_cache_control_becomes_private() -> None
     app, _ = gate(html_app(headers=headers))
     async with client(app) as c:
         response = await c.get("/")
-    assert response.headers["vary"] == "Accept-Language, Cookie"
+    assert response.headers["vary"] == "Accept-Language, Cookie, Accept, Sec-Fetch-Dest, Sec-GPC"
     assert response.headers["cache-control"] == "private, max-age=600"
 
 
@@ -581,7 +581,7 @@ async def test_no_store_cache_control_is_kept() -> None:
     app, _ = gate(html_app(headers=headers))
     async with client(app) as c:
         response = await c.get("/")
-    assert response.headers["cache-control"] == "no-store"
+    assert response.headers["cache-control"] == "private, no-store"
 
 
 async def test_snippets_are_encoded_in_the_response_charset() -> None:

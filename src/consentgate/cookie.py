@@ -10,11 +10,14 @@ the newest signs. Anything wrong with a cookie makes :meth:`ConsentCookie.loads`
 from __future__ import annotations
 
 import hashlib
+import math
 import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from itsdangerous import BadSignature, Signer
+
+from .cache import LRUCache, size_of
 
 __all__ = ["MAX_COOKIE_LENGTH", "ConsentCookie", "CookieState", "new_consent_id", "offer_hash"]
 
@@ -58,7 +61,7 @@ class ConsentCookie:
     """Signs and verifies consent cookies; verified values are cached (expiry still checked)."""
 
     def __init__(
-        self, keys: Sequence[str], *, max_age: int, cache_size: int = 4096, salt: str = SALT
+        self, keys: Sequence[str], *, max_age: int, cache_bytes: int = 1 << 20, salt: str = SALT
     ) -> None:
         if not keys:
             raise ValueError("at least one signing key is needed")
@@ -68,8 +71,9 @@ class ConsentCookie:
             for key in reversed(keys)
         ]
         self.max_age = max_age
-        self._cache: dict[str, tuple[CookieState, bool]] = {}
-        self._cache_size = cache_size
+        self._cache: LRUCache[str, tuple[CookieState, bool]] = LRUCache(
+            cache_bytes, name="verified cookies"
+        )
 
     def dumps(self, state: CookieState) -> str:
         """The signed cookie value for ``state`` (always signed with the newest key)."""
@@ -94,12 +98,25 @@ class ConsentCookie:
             cached = self._verify(value)
             if cached is None:
                 return None
-            if len(self._cache) >= self._cache_size:
-                self._cache.clear()  # cheap bound; a refill costs one verify per visitor
-            self._cache[value] = cached
+            self._cache.put(value, cached, size_of(value) + 400)
         if not self.is_fresh(cached[0], now):
             return None
         return cached
+
+    def holds_until(self, value: str, now: float) -> float:
+        """Until when :meth:`loads`' answer for ``value`` at ``now`` stays the same.
+
+        A valid cookie holds until it expires; a validly signed one dated in the future becomes
+        valid once the clock reaches it (minus the tolerated skew); anything else never changes.
+        """
+        verified = self._cache.get(value) or self._verify(value)
+        if verified is None:
+            return math.inf
+        state = verified[0]
+        if now < state.decided_at - _SKEW:
+            return float(state.decided_at - _SKEW)
+        end = float(state.decided_at + self.max_age)
+        return end if now < end else math.inf
 
     def is_fresh(self, state: CookieState, now: float) -> bool:
         """Whether the decision is younger than ``max_age`` (and not from the future)."""

@@ -13,7 +13,7 @@ import logging
 import time
 import urllib.parse
 from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping, Sequence
-from typing import Any, NamedTuple
+from typing import Any
 
 from .banner import Banner
 from .consent import Consent
@@ -22,6 +22,7 @@ from .integrations import ServiceSpec
 from .ledger import ConsentRecord, Ledger
 from .policy import Action, AdRules, Offer, choose, decide
 from .proxy import ClientInfo
+from .visit import Visit
 
 __all__ = [
     "MAX_BODY",
@@ -44,23 +45,6 @@ MAX_BODY = 16 * 1024
 _EPOCH = "Thu, 01 Jan 1970 00:00:00 GMT"
 _JSON = b"application/json"
 _NO_STORE = (b"cache-control", b"no-store")
-
-
-class Visit(NamedTuple):
-    """What the middleware found out about one request before the app or an endpoint runs."""
-
-    consent: Consent
-    client: ClientInfo
-    cookie: CookieState | None
-    #: The cookie was verified with an older key and must be re-signed with the newest.
-    resign: bool
-    gpc: bool
-    headers: Mapping[bytes, bytes]
-    #: What the page snippets depend on (a cache key), and when this visit stops being valid.
-    render: int = 0
-    deadline: float = float("inf")
-    #: Every ``Set-Cookie`` the app sends passes for this visitor (nothing to filter).
-    keeps_cookies: bool = False
 
 
 def safe_next(value: str | None) -> str:

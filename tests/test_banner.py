@@ -598,7 +598,7 @@ def test_unknown_asset_is_none(banner: Banner, name: str) -> None:
 
 
 def test_assets_html_links_both_assets_with_nonce(banner: Banner) -> None:
-    page = parse(banner.assets_html(nonce="n0nce"))
+    page = parse(banner.assets_html(nonce="n0nce", granted=frozenset({"analytics", "bogus"})))
     (link,) = page.find_all("link")
     (script,) = page.find_all("script")
     assert link.attrs == {
@@ -608,6 +608,8 @@ def test_assets_html_links_both_assets_with_nonce(banner: Banner) -> None:
     }
     assert script.attrs == {
         "src": f"/_consent/assets/{banner.script_name}",
+        "data-endpoint": "/_consent",
+        "data-granted": "analytics necessary",  # known categories only, necessary always
         "defer": None,
         "nonce": "n0nce",
     }
@@ -842,7 +844,7 @@ class Site:
     def html(self) -> str:
         return (
             SITE_HEAD
-            + self.banner.assets_html(nonce=None)
+            + self.banner.assets_html(nonce=None, granted=self.granted)
             + self.banner.dialog_html(
                 "en",
                 prefill=frozenset(),

@@ -146,7 +146,7 @@ class PageRenderer:
         else:  # the script fetches the dialog if the visitor opens the settings
             dialog = self.banner.dialog_stub(lang, granted=consent.granted, next_path=path)
         body = (
-            self.banner.assets_html(nonce=None)
+            self.banner.assets_html(nonce=None, granted=consent.granted)
             + dialog
             + self.banner.reopen_html(lang)
             + "".join(tags)

@@ -327,13 +327,20 @@ class Banner:
         """The fixed "Privacy settings" link; the script opens the dialog from it."""
         return self._reopen[self._lang(lang)]
 
-    def assets_html(self, *, nonce: str | None) -> str:
-        """The ``<link>`` to the banner style and the deferred ``<script>`` of the banner."""
+    def assets_html(self, *, nonce: str | None, granted: frozenset[str] = frozenset()) -> str:
+        """The ``<link>`` to the banner style and the deferred ``<script>`` of the banner.
+
+        The script reads its endpoint and the visitor's grants from its own element, never
+        from page markup (which could carry look-alike ids), and binds to the dialog that
+        follows it: put :meth:`dialog_html` or :meth:`dialog_stub` right after this.
+        """
         attr = f' nonce="{_html.escape(nonce)}"' if nonce else ""
+        grants = " ".join(sorted(self._granted(granted)))
         return (
             f'<link rel="stylesheet" href="{_html.escape(self._asset_url(self.style_name))}"'
             f'{attr}><script src="{_html.escape(self._asset_url(self.script_name))}"'
-            f" defer{attr}></script>"
+            f' data-endpoint="{_html.escape(self._urls.endpoint)}"'
+            f' data-granted="{_html.escape(grants)}" defer{attr}></script>'
         )
 
     def settings_page(

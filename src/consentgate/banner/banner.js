@@ -5,12 +5,29 @@
   "use strict";
   var d = document;
   var P = "consentgate-";
+  // Bind only to what consentgate injected: this script element (read through the prototype,
+  // so a page element named "currentScript" cannot stand in for it), its endpoint and grants,
+  // and the dialog right after it. Page markup with look-alike ids is never trusted.
+  var me = Object.getOwnPropertyDescriptor(Document.prototype, "currentScript").get.call(d);
+  if (!me) return;
+  var ENDPOINT = me.getAttribute("data-endpoint") || "";
+  if (ENDPOINT.charAt(0) !== "/" || /^\/[\/\\]/.test(ENDPOINT)) return;
+  var SERVER_GRANTED = (me.getAttribute("data-granted") || "").split(/\s+/).filter(Boolean);
   var SKIP = ["type", "nonce", "data-consentgate-category", "data-consentgate-src",
     "data-consentgate-type"];
   var banner, form, first, second, opener = null, inerted = [], granted = [], had = [];
   var modal = false, busy = false, loading = false;
 
-  function el(id) { return d.getElementById(P + id); }
+  // An element of our own dialog (ids are looked up inside it, not in the whole page).
+  function el(id) { return banner ? banner.querySelector('[id="' + P + id + '"]') : null; }
+  // The first element with our id after `from` in document order (ours come after the script).
+  function after(from, id) {
+    var all = d.querySelectorAll('[id="' + P + id + '"]');
+    for (var i = 0; i < all.length; i++) {
+      if (from.compareDocumentPosition(all[i]) & Node.DOCUMENT_POSITION_FOLLOWING) return all[i];
+    }
+    return null;
+  }
   function words(s) { return (s || "").split(/\s+/).filter(Boolean); }
   function each(list, fn) { Array.prototype.forEach.call(list, fn); }
   function boxes() { return form.querySelectorAll('input[name="categories"]'); }
@@ -136,7 +153,7 @@
     busy = true;
     var cats = [];
     if (action === "save") each(boxes(), function (b) { if (b.checked) cats.push(b.value); });
-    fetch(banner.getAttribute("data-endpoint"), {
+    fetch(ENDPOINT, {
       method: "POST",
       credentials: "same-origin",
       headers: { "Content-Type": "application/json", "Accept": "application/json" },
@@ -147,8 +164,8 @@
     }).then(function (data) { busy = false; apply(data); }, function () { fallback(action); });
   }
 
-  function bind() {
-    banner = el("banner");
+  function bind(dialog) {
+    banner = dialog;
     form = banner.querySelector("form");
     first = el("first");
     second = el("second");
@@ -161,7 +178,8 @@
     if (loading) return;
     loading = true;
     var opened = d.activeElement;
-    fetch(banner.getAttribute("data-dialog"), { credentials: "same-origin" }).then(function (r) {
+    var url = ENDPOINT + "/dialog?next=" + encodeURIComponent(location.pathname + location.search);
+    fetch(url, { credentials: "same-origin" }).then(function (r) {
       if (!r.ok) throw new Error(r.status);
       return r.text();
     }).then(function (markup) {
@@ -169,15 +187,14 @@
       t.innerHTML = markup;
       var fresh = t.content.firstElementChild;
       if (!fresh || fresh.id !== P + "banner" || !fresh.querySelector("form")) throw new Error("dialog");
-      fresh.setAttribute("data-granted", granted.join(" "));
       banner.parentNode.replaceChild(fresh, banner);
-      bind();
+      bind(fresh);
       loading = false;
       if (opened && opened.focus && d.activeElement !== opened) opened.focus();
       then();
     }).catch(function () {
       loading = false;
-      location.href = href || banner.getAttribute("data-endpoint") + "/settings";
+      location.href = safeHref(href) || ENDPOINT + "/settings";
     });
   }
 
@@ -215,17 +232,23 @@
     }
   }
 
+  // A same-origin path only: a page element cannot send the visitor elsewhere through us.
+  function safeHref(href) {
+    return href && href.charAt(0) === "/" && !/^\/[\/\\]/.test(href) ? href : "";
+  }
+
   function init() {
-    if (!el("banner")) return;
-    bind();
-    granted = words(banner.getAttribute("data-granted") ||
-      d.documentElement.getAttribute("data-consentgate-granted"));
+    var dialog = me.nextElementSibling;
+    if (!dialog || dialog.id !== P + "banner") dialog = after(me, "banner");
+    if (!dialog) return;
+    bind(dialog);
+    granted = SERVER_GRANTED.slice();
     had = granted.slice();
     // The site's own inert scripts of already granted categories run on every page.
     window.consentgateGranted = granted;
     activate(granted);
     // A page with its own data-consentgate-open element does not need our link as well.
-    var own = el("reopen");
+    var own = after(banner, "reopen");
     if (own && d.querySelectorAll("[data-consentgate-open]").length > 1) own.parentElement.hidden = true;
     d.addEventListener("click", onClick);
     d.addEventListener("keydown", onKey);

@@ -3,6 +3,7 @@ judgements that must not outlive their reason."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -111,7 +112,7 @@ async def run_with_pathsend(app: Any, path: str) -> tuple[dict[str, Any], bytes,
         elif message["type"] == "http.response.body":
             body.extend(message.get("body", b""))
         elif message["type"] == "http.response.pathsend":
-            body.extend(Path(message["path"]).read_bytes())
+            body.extend(await asyncio.to_thread(Path(message["path"]).read_bytes))
 
     scope = {
         "type": "http",

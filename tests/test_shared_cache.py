@@ -27,7 +27,9 @@ PAGE = (
     b'<script src="https://www.googletagmanager.com/gtag/js?id=G-TEST12345"></script>'
     b"</body></html>"
 )
-FRAGMENT = b'<li>item</li><script src="https://www.googletagmanager.com/gtag/js?id=G-TEST12345"></script>'
+FRAGMENT = (
+    b'<li>item</li><script src="https://www.googletagmanager.com/gtag/js?id=G-TEST12345"></script>'
+)
 #: Every way an app tells caches to store a page: RFC 9111, RFC 9213 and vendor fields.
 CACHEABLE = [
     (b"cache-control", b"public, max-age=600, s-maxage=600"),
@@ -138,9 +140,8 @@ async def test_no_shared_cache_serves_one_visitors_html_to_another(order: str) -
         "accepted": await decided_cookie(gate, "accept_all"),
         "rejected": await decided_cookie(gate, "reject_all"),
     }
-    cases = list(
-        itertools.product(["/", "/fragment"], REQUEST_KINDS.items(), cookies.items(), [DE_IP, US_IP])
-    )
+    paths, ips = ["/", "/fragment"], [DE_IP, US_IP]
+    cases = list(itertools.product(paths, REQUEST_KINDS.items(), cookies.items(), ips))
     if order == "reversed":
         cases.reverse()
     cache = SharedCache(gate)

@@ -100,7 +100,7 @@ class ConsentMiddleware:
         for warning in settings.warnings():
             log.warning("consentgate: %s", warning)
 
-        self.proxy = ProxyResolver(settings.trusted_proxies)
+        self.proxy = ProxyResolver(settings.trusted_proxies, headers=settings.forwarded_headers)
         self.forced = settings.force_country is not None
         if settings.force_country:
             self.geo: CountryDatabase = FixedCountry(settings.force_country)

@@ -397,6 +397,8 @@ class ConsentEndpoints:
         self._prefix = endpoint_path + "/"
         self._assets_prefix = endpoint_path + "/assets/"
         self._proxy_hint_logged = False
+        if any(service.cookies for service in self.services):
+            _public_suffixes()  # load the list at start-up, not during the first refusal
 
     def handles(self, path: str) -> bool:
         """Whether ``path`` belongs to the endpoints."""

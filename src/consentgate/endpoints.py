@@ -242,7 +242,7 @@ def cookie_names(cookie_header: str) -> list[str]:
 
 @cache
 def _public_suffixes() -> PublicSuffixList:
-    # The list shipped inside the package (offline); loaded once, at the first refusal.
+    # The list shipped inside the package (offline); loaded once per process.
     return PublicSuffixList()
 
 

@@ -150,3 +150,36 @@ def test_demo_without_extras_exits_2_naming_the_extra() -> None:
     )
     assert result.returncode == 2
     assert "pip install 'consentgate[demo]'" in result.stderr
+
+
+def test_check_config_explains_that_without_trusted_proxies_forwarding_is_ignored(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("CONSENTGATE_SECRET_KEYS", KEY)
+    code, _ = run("check-config")
+    err = capsys.readouterr().err
+    assert code == 0
+    assert "proxies: trusted_proxies is empty" in err
+    assert "403" in err
+
+
+def test_check_config_names_the_believed_header_family(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("CONSENTGATE_SECRET_KEYS", KEY)
+    monkeypatch.setenv("CONSENTGATE_TRUSTED_PROXIES", "10.0.0.5")
+    monkeypatch.setenv("CONSENTGATE_FORWARDED_HEADERS", "forwarded")
+    code, _ = run("check-config")
+    err = capsys.readouterr().err
+    assert code == 0
+    assert "RFC 7239 Forwarded is believed from 10.0.0.5 and X-Forwarded-* is ignored" in err
+
+
+def test_check_config_with_a_missing_mmdb_exits_2_naming_the_setting(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("CONSENTGATE_SECRET_KEYS", KEY)
+    monkeypatch.setenv("CONSENTGATE_GEOIP_DATABASE", str(tmp_path / "gone.mmdb"))
+    code, _ = run("check-config")
+    assert code == 2
+    assert "error: geoip_database:" in capsys.readouterr().err

@@ -13,7 +13,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 from mmdb_writer import MMDBWriter
 
-from consentgate.errors import ConsentGateError, GeoIPError
+from consentgate.errors import ConfigError, ConsentGateError, GeoIPError
 from consentgate.geo import (
     EmbeddedDatabase,
     FixedCountry,
@@ -207,29 +207,45 @@ def test_open_database_with_a_path_reads_that_file(mmdb_dir: Path) -> None:
     assert open_database(path).country("81.2.69.1") == "IE"
 
 
-def test_missing_file_is_a_geoip_error_naming_the_path(tmp_path: Path) -> None:
+def test_missing_file_is_a_config_error_naming_the_setting_path_and_fix(tmp_path: Path) -> None:
     path = tmp_path / "GeoLite2-Country.mmdb"
-    with pytest.raises(GeoIPError, match=re.escape(str(path))):
+    with pytest.raises(ConfigError, match=r"^geoip_database: .*does not exist — download") as info:
         MmdbDatabase(path)
+    assert str(path) in str(info.value)
 
 
-def test_corrupt_file_is_a_geoip_error_naming_the_path(tmp_path: Path) -> None:
+def test_corrupt_file_is_a_config_error_naming_the_setting_and_path(tmp_path: Path) -> None:
     path = tmp_path / "corrupt.mmdb"
     path.write_bytes(os.urandom(4096))
-    with pytest.raises(GeoIPError, match=re.escape(str(path))):
+    with pytest.raises(ConfigError, match=r"^geoip_database: .*not a valid \.mmdb") as info:
         MmdbDatabase(path)
+    assert str(path) in str(info.value)
 
 
-def test_empty_file_is_a_geoip_error(tmp_path: Path) -> None:
+def test_empty_file_is_a_config_error(tmp_path: Path) -> None:
     path = tmp_path / "empty.mmdb"
     path.write_bytes(b"")
-    with pytest.raises(GeoIPError):
+    with pytest.raises(ConfigError, match="geoip_database"):
         MmdbDatabase(path)
 
 
-def test_directory_is_a_geoip_error(tmp_path: Path) -> None:
-    with pytest.raises(GeoIPError):
+def test_directory_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="geoip_database"):
         MmdbDatabase(tmp_path)
+
+
+@pytest.mark.parametrize("content", [None, b"not a database"], ids=["missing", "corrupt"])
+def test_middleware_start_up_with_a_bad_mmdb_is_a_config_error(
+    tmp_path: Path, content: bytes | None
+) -> None:
+    from consentgate import ConsentMiddleware, ConsentSettings
+
+    path = tmp_path / "country.mmdb"
+    if content is not None:
+        path.write_bytes(content)
+    settings = ConsentSettings(secret_keys=["k" * 32], geoip_database=path, ledger_url=None)
+    with pytest.raises(ConfigError, match="geoip_database"):
+        ConsentMiddleware(lambda *_: None, settings=settings)  # type: ignore[arg-type]
 
 
 def test_geoip_error_is_a_consentgate_error() -> None:

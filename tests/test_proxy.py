@@ -9,7 +9,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from consentgate.proxy import ClientInfo, ProxyResolver, normalize_ip, parse_forwarded
+from consentgate import proxy
+from consentgate.proxy import (
+    ClientInfo,
+    ForwardedHeaders,
+    ProxyResolver,
+    normalize_ip,
+    parse_forwarded,
+)
 
 PROXY = "10.0.0.1"
 VISITOR = "203.0.113.7"
@@ -40,9 +47,14 @@ def resolve(
     headers: list[tuple[str, str]] | None = None,
     *,
     trusted: tuple[str, ...] = (PROXY,),
+    family: ForwardedHeaders | None = None,
     **scope: Any,
 ) -> ClientInfo:
-    return ProxyResolver(trusted).resolve(make_scope(headers, **scope))
+    # The family follows the headers given unless a test says otherwise.
+    if family is None:
+        names = {name.lower() for name, _ in headers or []}
+        family = "forwarded" if "forwarded" in names else "x-forwarded"
+    return ProxyResolver(trusted, headers=family).resolve(make_scope(headers, **scope))
 
 
 # -- untrusted peers --------------------------------------------------------------------------
@@ -334,3 +346,92 @@ def test_arbitrary_forwarding_headers_from_an_untrusted_peer_change_nothing(
     scope = {"type": "http", "scheme": "http", "client": (VISITOR, 1), "headers": forwarding}
     info = resolver.resolve(scope)
     assert (info.ip, info.scheme, info.host, info.via_proxy) == (VISITOR, "http", None, False)
+
+
+# -- one header family, and forwarded headers that name nobody ------------------------------
+
+
+def test_x_forwarded_family_ignores_a_forwarded_header_the_proxy_passed_through() -> None:
+    headers = [("Forwarded", f"for={SPOOFED};proto=https;host=evil.example")]
+    headers.append(("X-Forwarded-For", f"{SPOOFED}, {VISITOR}"))
+    info = resolve(headers, family="x-forwarded")
+    assert (info.ip, info.scheme, info.host) == (VISITOR, "http", "example.com")
+
+
+def test_forwarded_family_ignores_x_forwarded_headers() -> None:
+    headers = [("X-Forwarded-For", SPOOFED), ("X-Forwarded-Proto", "https")]
+    headers.append(("Forwarded", f"for={VISITOR}"))
+    info = resolve(headers, family="forwarded")
+    assert (info.ip, info.scheme) == (VISITOR, "http")
+
+
+def test_x_forwarded_family_with_only_a_forwarded_header_is_the_proxy_itself() -> None:
+    # A client's own Forwarded header, passed through, is not the configured family at all.
+    info = resolve([("Forwarded", f"for={SPOOFED}")], family="x-forwarded")
+    assert (info.ip, info.peer_is_proxy) == (PROXY, True)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "for=unknown",
+        "for=_hidden",
+        "proto=http",
+        "for=garbage",
+        "",
+        'for="[::1"',
+        "for=" + "9" * 60,
+    ],
+)
+def test_forwarded_naming_nobody_leaves_the_client_unknown_not_the_proxy(value: str) -> None:
+    info = resolve([("Forwarded", value)], family="forwarded")
+    assert (info.ip, info.peer_is_proxy, info.peer) == (None, False, PROXY)
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        [("X-Forwarded-For", "unknown")],
+        [("X-Forwarded-For", "")],
+        [("X-Forwarded-For", f"garbage, {PROXY}")],
+        [("X-Forwarded-Proto", "http")],
+        [("X-Forwarded-Host", "example.com")],
+    ],
+)
+def test_x_forwarded_naming_nobody_leaves_the_client_unknown_not_the_proxy(
+    headers: list[tuple[str, str]],
+) -> None:
+    info = resolve(headers, family="x-forwarded")
+    assert (info.ip, info.peer_is_proxy, info.peer) == (None, False, PROXY)
+
+
+def test_the_peer_is_reported_with_and_without_a_proxy() -> None:
+    assert resolve([("X-Forwarded-For", VISITOR)]).peer == PROXY
+    assert resolve(peer=VISITOR).peer == VISITOR
+
+
+def test_an_unknown_header_family_is_refused() -> None:
+    with pytest.raises(ValueError, match="x-forwarded"):
+        ProxyResolver([PROXY], headers="x-real-ip")  # type: ignore[arg-type]
+
+
+# -- bounded caches -----------------------------------------------------------------------------
+
+
+def test_hops_longer_than_any_address_are_invalid_and_not_cached() -> None:
+    proxy._normalize_cached.cache_clear()
+    long_hop = "1" * 54
+    assert normalize_ip(long_hop) is None
+    assert normalize_ip("[ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255]:65535") is not None
+    assert proxy._normalize_cached.cache_info().currsize == 1
+
+
+def test_peer_table_drops_its_oldest_entries_instead_of_emptying(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(proxy, "_PEERS", {})
+    monkeypatch.setattr(proxy, "_MAX_PEERS", 4)
+    resolver = ProxyResolver()
+    for last in range(10):
+        resolver.resolve(make_scope(peer=f"192.0.2.{last}"))
+    assert list(proxy._PEERS) == [f"192.0.2.{last}" for last in range(6, 10)]

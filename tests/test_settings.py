@@ -367,6 +367,21 @@ def test_trusted_proxies_accept_addresses_and_cidrs() -> None:
     assert ConsentSettings(trusted_proxies=proxies).trusted_proxies == proxies
 
 
+def test_forwarded_headers_default_to_the_x_forwarded_family(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert ConsentSettings().forwarded_headers == "x-forwarded"
+    monkeypatch.setenv("CONSENTGATE_FORWARDED_HEADERS", "forwarded")
+    assert ConsentSettings().forwarded_headers == "forwarded"
+
+
+def test_an_unknown_forwarded_header_family_is_a_config_error_with_the_fix() -> None:
+    message = str(config_error(forwarded_headers="x-real-ip"))
+    assert message.startswith("forwarded_headers:")
+    assert "'x-forwarded'" in message
+    assert "x-real-ip" in message
+
+
 @pytest.mark.parametrize("code", ["DEU", "D", "D1", "12", "*X"])
 def test_bad_country_code_is_a_config_error_naming_setting_and_value(code: str) -> None:
     message = str(config_error(regulated_countries=["FR", code]))

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TextIO
 
 from .errors import ConfigError, ConsentGateError, GeoIPError
-from .geo import RegulatedCountries, clean_country, open_database
+from .geo import MmdbDatabase, RegulatedCountries, clean_country, open_database
 from .proxy import normalize_ip
 from .settings import ConsentSettings, unknown_env_vars
 
@@ -42,6 +42,9 @@ def cmd_check_config(args: argparse.Namespace, out: TextIO) -> int:
     print(json.dumps(settings.masked(), indent=2, default=str), file=out)
     for warning in settings.warnings():
         print(f"warning: {warning}", file=sys.stderr)
+    print(f"proxies: {settings.proxy_summary()}", file=sys.stderr)
+    if settings.geoip_database is not None:
+        MmdbDatabase(settings.geoip_database).close()  # ConfigError when missing or corrupt
     for name in unknown_env_vars():
         print(f"warning: {name} matches no setting (misspelt?)", file=sys.stderr)
     return 0

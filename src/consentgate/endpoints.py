@@ -1,19 +1,27 @@
 """The consent endpoints under ``endpoint_path``: record, read, withdraw, settings, receipt, erase.
 
-Every state-changing request must be same-origin (proxy-aware), is rate limited per client IP
-and capped at 16 KiB. Form posts answer ``303`` to a safe local ``next``; JSON gets JSON. No
-request ever gets a ``500`` from here.
+Every state-changing request must be same-origin (proxy-aware), must not come from a frame,
+is rate limited per client IP (IPv6 per /64) and capped at 16 KiB (JSON nested at most
+:data:`MAX_JSON_DEPTH` deep). Form posts answer ``303`` to a safe local ``next``; JSON gets
+JSON. Each answer is built whole before its side effect (a ledger record, an erase), so no
+request ever gets a ``500`` from here, least of all after changing something.
 """
 
 from __future__ import annotations
 
 import fnmatch
+import ipaddress
 import json
 import logging
+import re
 import time
 import urllib.parse
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping, Sequence
+from functools import cache
 from typing import Any
+
+from publicsuffixlist import PublicSuffixList
 
 from .banner import Banner
 from .consent import Consent
@@ -26,11 +34,17 @@ from .visit import Visit
 
 __all__ = [
     "MAX_BODY",
+    "MAX_EXPIRED_NAMES",
+    "MAX_EXPIRING_COOKIES",
+    "MAX_JSON_DEPTH",
     "ConsentEndpoints",
     "CookieWriter",
     "RateLimiter",
     "Visit",
     "is_same_origin",
+    "location",
+    "parent_domains",
+    "rate_key",
     "safe_next",
 ]
 
@@ -42,8 +56,21 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
 MAX_BODY = 16 * 1024
+#: JSON bodies nested deeper than this get ``400`` (the consent shape needs 2 levels).
+MAX_JSON_DEPTH = 8
+#: A refusal expires at most this many distinct cookie names of the request ...
+MAX_EXPIRED_NAMES = 32
+#: ... with at most this many expiring ``Set-Cookie`` headers in all.
+MAX_EXPIRING_COOKIES = 64
+#: ``Sec-Fetch-Dest`` values of a document inside another page: never a consent change.
+_FRAMES = frozenset({b"iframe", b"frame", b"embed", b"object", b"fencedframe"})
+# What a Location may keep as it is; everything else (non-ASCII included) is percent-encoded.
+_LOCATION_SAFE = "/?#&=+%:;@!$'()*,~[]"
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
 _EPOCH = "Thu, 01 Jan 1970 00:00:00 GMT"
 _JSON = b"application/json"
+_PLAIN = b"text/plain; charset=utf-8"
 _NO_STORE = (b"cache-control", b"no-store")
 
 
@@ -53,10 +80,19 @@ def safe_next(value: str | None) -> str:
         return "/"
     if any(ord(c) < 0x20 or ord(c) == 0x7F or c == "\\" for c in value):
         return "/"
-    parts = urllib.parse.urlsplit(value)
+    try:
+        value.encode("utf-8")  # a lone surrogate (JSON "\ud800") cannot go into a URL
+        parts = urllib.parse.urlsplit(value)
+    except ValueError:
+        return "/"
     if parts.scheme or parts.netloc:
         return "/"
     return value
+
+
+def location(value: str | None) -> bytes:
+    """The ``Location`` header for ``next``: :func:`safe_next`, percent-encoded to ASCII."""
+    return urllib.parse.quote(safe_next(value), safe=_LOCATION_SAFE).encode("ascii")
 
 
 def _origin_of(url: str) -> str | None:
@@ -105,8 +141,22 @@ def is_same_origin(
     return origin == own or listed
 
 
+def rate_key(key: str) -> str:
+    """The bucket of a client: an IPv6 address counts for its whole /64, anything else alone."""
+    if ":" in key:
+        try:
+            return ipaddress.IPv6Network((key, 64), strict=False).with_prefixlen
+        except ValueError:
+            pass
+    return key
+
+
 class RateLimiter:
-    """Token bucket per client IP: ``per_minute`` requests, bursting to the same amount."""
+    """Token bucket per client: ``per_minute`` requests, bursting to the same amount.
+
+    Keys are client IPs (IPv6 counted per /64, :func:`rate_key`) or any other string. At most
+    ``max_keys`` buckets are kept; the least recently used one goes first.
+    """
 
     def __init__(
         self,
@@ -118,21 +168,23 @@ class RateLimiter:
         self.capacity = float(per_minute)
         self.rate = per_minute / 60.0
         self._clock = clock
-        self._buckets: dict[str, tuple[float, float]] = {}
+        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
         self._max_keys = max_keys
+
+    def __len__(self) -> int:
+        return len(self._buckets)
 
     def allow(self, key: str) -> bool:
         """Take one token for ``key``; ``False`` when none is left."""
+        key = rate_key(key)
         now = self._clock()
-        tokens, last = self._buckets.get(key, (self.capacity, now))
+        tokens, last = self._buckets.pop(key, (self.capacity, now))
         tokens = min(self.capacity, tokens + (now - last) * self.rate)
-        if len(self._buckets) >= self._max_keys:
-            self._buckets.clear()  # bounded memory under address-spraying
-        if tokens < 1.0:
-            self._buckets[key] = (tokens, now)
-            return False
-        self._buckets[key] = (tokens - 1.0, now)
-        return True
+        allowed = tokens >= 1.0
+        self._buckets[key] = (tokens - 1.0 if allowed else tokens, now)
+        if len(self._buckets) > self._max_keys:
+            self._buckets.popitem(last=False)  # bounded memory under address-spraying
+        return allowed
 
 
 class CookieWriter:
@@ -172,15 +224,50 @@ def cookie_names(cookie_header: str) -> list[str]:
     return names
 
 
-def parent_domains(host: str | None) -> list[str]:
-    """``www.example.test`` → ``[www.example.test, example.test]`` (no single labels or IPs)."""
-    if not host:
-        return []
-    hostname = host.rsplit(":", 1)[0] if not host.startswith("[") else ""
-    labels = hostname.strip(".").split(".")
+@cache
+def _public_suffixes() -> PublicSuffixList:
+    # The list shipped inside the package (offline); loaded once per process.
+    return PublicSuffixList()
+
+
+def _hostname(host: str | None) -> str | None:
+    """The DNS name in a ``Host`` value (port dropped, lowercase); ``None`` for IPs and junk."""
+    if not host or host.startswith("["):
+        return None
+    name, sep, port = host.rpartition(":")
+    if not sep:
+        name = port
+    elif not port.isdigit():
+        return None
+    name = name.lower().removesuffix(".")
+    if len(name) > 253:
+        return None
+    labels = name.split(".")
     if len(labels) < 2 or labels[-1].isdigit():
+        return None
+    if not all(_LABEL.fullmatch(label) for label in labels):
+        return None
+    return name
+
+
+def parent_domains(host: str | None, *, cookie_domain: str | None = None) -> list[str]:
+    """``www.example.test`` → ``[www.example.test, example.test]``: the domains a cookie of
+    that host may live on, down to its registrable domain (public suffix list), never above
+    ``cookie_domain`` when one is set; none for IP addresses, single labels, public suffixes
+    and names that are not valid hostnames.
+    """
+    hostname = _hostname(host)
+    if hostname is None:
         return []
-    return [".".join(labels[i:]) for i in range(len(labels) - 1)]
+    registrable = _public_suffixes().privatesuffix(hostname)
+    if registrable is None:
+        return []
+    labels = hostname.split(".")
+    domains = [".".join(labels[i:]) for i in range(len(labels) - registrable.count("."))]
+    if cookie_domain:
+        cookie_domain = cookie_domain.lower().strip(".")
+        domains = [d for d in domains if d == cookie_domain or d.endswith("." + cookie_domain)]
+    return domains
 
 
 def expire_cookies(
@@ -188,19 +275,45 @@ def expire_cookies(
     services: Iterable[ServiceSpec],
     refused: frozenset[str],
     host: str | None,
+    *,
+    cookie_domain: str | None = None,
 ) -> list[bytes]:
-    """Expiring ``Set-Cookie`` values for cookies of refused categories the browser sent."""
-    headers = []
-    domains = parent_domains(host)
-    for service in services:
-        if service.category not in refused or not service.cookies:
+    """Expiring ``Set-Cookie`` values for cookies of refused categories the browser sent.
+
+    Each matching name gets one host-only header and one per :func:`parent_domains` entry,
+    without repeats, for at most :data:`MAX_EXPIRED_NAMES` names and
+    :data:`MAX_EXPIRING_COOKIES` headers in all, however large the request.
+    """
+    globs = [
+        (service.cookie_path, service.cookies)
+        for service in services
+        if service.category in refused and service.cookies
+    ]
+    if not globs:
+        return []
+    domains: list[str] | None = None
+    headers: list[bytes] = []
+    names = 0
+    for name in dict.fromkeys(present):
+        paths = [path for path, patterns in globs if _matches(name, patterns)]
+        if not paths or not _TOKEN.fullmatch(name):
             continue
-        for name in present:
-            if any(fnmatch.fnmatchcase(name, pattern) for pattern in service.cookies):
-                base = f"{name}=; Max-Age=0; Expires={_EPOCH}; Path={service.cookie_path}"
-                headers.append(base.encode("latin-1"))
-                headers.extend(f"{base}; Domain={d}".encode("latin-1") for d in domains)
+        names += 1
+        if names > MAX_EXPIRED_NAMES:
+            break
+        if domains is None:
+            domains = parent_domains(host, cookie_domain=cookie_domain)
+        for path in dict.fromkeys(paths):
+            base = f"{name}=; Max-Age=0; Expires={_EPOCH}; Path={path}"
+            for value in (base, *(f"{base}; Domain={d}" for d in domains)):
+                if len(headers) == MAX_EXPIRING_COOKIES:
+                    return headers
+                headers.append(value.encode("latin-1"))
     return headers
+
+
+def _matches(name: str, patterns: Iterable[str]) -> bool:
+    return any(fnmatch.fnmatchcase(name, pattern) for pattern in patterns)
 
 
 class _Reject(Exception):
@@ -216,7 +329,7 @@ async def send_response(
     status: int,
     body: bytes,
     *,
-    content_type: bytes = b"text/plain; charset=utf-8",
+    content_type: bytes = _PLAIN,
     headers: Sequence[tuple[bytes, bytes]] = (),
 ) -> None:
     """Send a complete response."""
@@ -267,6 +380,9 @@ class ConsentEndpoints:
         self.clock = clock
         self._prefix = endpoint_path + "/"
         self._assets_prefix = endpoint_path + "/assets/"
+        self._proxy_hint_logged = False
+        if any(service.cookies for service in self.services):
+            _public_suffixes()  # load the list at start-up, not during the first refusal
 
     def handles(self, path: str) -> bool:
         """Whether ``path`` belongs to the endpoints."""
@@ -411,10 +527,23 @@ class ConsentEndpoints:
     # -- changing ------------------------------------------------------------------------
     def _guard(self, scope: Scope, visit: Visit) -> None:
         client = visit.client
-        exempt = client.ip is None or client.ip in ("127.0.0.1", "::1") or client.peer_is_proxy
-        if not exempt and client.ip is not None and not self.limiter.allow(client.ip):
+        # Clients a forwarded header left unknown share one bucket per proxy.
+        key = client.ip or (f"unknown via {client.peer}" if client.peer else None)
+        exempt = key is None or client.ip in ("127.0.0.1", "::1") or client.peer_is_proxy
+        if not exempt and key is not None and not self.limiter.allow(key):
             raise _Reject(429, "rate_limited", "too many consent changes; try again in a minute")
+        if visit.headers.get(b"sec-fetch-dest") in _FRAMES:
+            # Clickjacking: consentgate's own forms never post from inside a frame.
+            raise _Reject(403, "framed", "consent cannot be changed from inside a frame")
         if not is_same_origin(visit.headers, client, self.allowed):
+            if not self._proxy_hint_logged and _behind_untrusted_tls_proxy(visit.headers, client):
+                self._proxy_hint_logged = True
+                log.warning(
+                    "consentgate: refused a consent change from an https page that reached "
+                    "this server over plain http: if a TLS proxy or load balancer sits in "
+                    "front, list its address in trusted_proxies (and set forwarded_headers to "
+                    "the headers it sends) so the site's https origin is recognised"
+                )
             raise _Reject(403, "cross_origin", "consent can only be changed from this site")
         length = visit.headers.get(b"content-length")
         if length is not None and (not length.isdigit() or int(length) > MAX_BODY):
@@ -437,9 +566,11 @@ class ConsentEndpoints:
         body = await self._read_body(receive)
         content_type = visit.headers.get(b"content-type", b"").split(b";")[0].strip().lower()
         if content_type == _JSON:
+            if _nested_deeper(body, MAX_JSON_DEPTH):
+                raise _Reject(400, "invalid_json", f"nested deeper than {MAX_JSON_DEPTH} levels")
             try:
                 data = json.loads(body or b"{}")
-            except (ValueError, UnicodeDecodeError):
+            except (ValueError, UnicodeDecodeError, RecursionError):
                 raise _Reject(400, "invalid_json") from None
             if not isinstance(data, dict):
                 raise _Reject(400, "invalid_json", "send a JSON object")
@@ -505,20 +636,23 @@ class ConsentEndpoints:
         ]
         refused = frozenset(self.offer.categories) - granted
         present = cookie_names(_text(visit.headers.get(b"cookie")) or "")
-        headers += [
-            (b"set-cookie", value)
-            for value in expire_cookies(present, self.services, refused, visit.client.host)
-        ]
-        self._record(visit, action.value, state.consent_id, granted)
+        expiring = expire_cookies(
+            present,
+            self.services,
+            refused,
+            visit.client.host,
+            cookie_domain=self.writer.domain,
+        )
+        headers += [(b"set-cookie", value) for value in expiring]
         headers.append(_NO_STORE)
+        # The whole answer is ready before anything is recorded.
         if wants_json:
-            await send_response(
-                send, 200, _json_body(self.state(consent)), content_type=_JSON, headers=headers
-            )
+            status, body, content_type = 200, _json_body(self.state(consent)), _JSON
         else:
-            target = safe_next(fields.get("next", ["/"])[0])
-            headers.append((b"location", target.encode("latin-1")))
-            await send_response(send, 303, b"", headers=headers)
+            status, body, content_type = 303, b"", _PLAIN
+            headers.append((b"location", location(fields.get("next", ["/"])[0])))
+        self._record(visit, action.value, state.consent_id, granted)
+        await send_response(send, status, body, content_type=content_type, headers=headers)
 
     def _record(self, visit: Visit, action: str, consent_id: str, granted: frozenset[str]) -> None:
         lang = self.banner.language(_text(visit.headers.get(b"accept-language")))
@@ -546,16 +680,16 @@ class ConsentEndpoints:
         self._guard(scope, visit)
         fields, wants_json = await self._form(receive, visit)
         consent_id = visit.cookie.consent_id if visit.cookie is not None else None
-        erased = await self._ledger_call(self.ledger.erase, consent_id) if consent_id else 0
         https = visit.client.scheme == "https"
         headers = [(b"set-cookie", self.writer.clear_consent(https=https)), _NO_STORE]
+        if not wants_json:  # the whole answer is ready before anything is erased
+            headers.append((b"location", location(fields.get("next", ["/"])[0])))
+        erased = await self._ledger_call(self.ledger.erase, consent_id) if consent_id else 0
         if wants_json:
             await send_response(
                 send, 200, _json_body({"erased": erased}), content_type=_JSON, headers=headers
             )
         else:
-            target = safe_next(fields.get("next", ["/"])[0])
-            headers.append((b"location", target.encode("latin-1")))
             await send_response(send, 303, b"", headers=headers)
 
     async def _ledger_call(self, func: Callable[[str], Awaitable[Any]], consent_id: str) -> Any:
@@ -570,12 +704,51 @@ def _text(value: bytes | None) -> str | None:
     return value.decode("latin-1") if value is not None else None
 
 
+def _nested_deeper(body: bytes, limit: int) -> bool:
+    """Whether the JSON text ``body`` opens more than ``limit`` arrays/objects at once."""
+    if body.count(b"[") + body.count(b"{") <= limit:
+        return False
+    depth = 0
+    in_string = escaped = False
+    for byte in body:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # backslash
+                escaped = True
+            elif byte == 0x22:
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte == 0x5B or byte == 0x7B:  # [ {
+            depth += 1
+            if depth > limit:
+                return True
+        elif byte == 0x5D or byte == 0x7D:  # ] }
+            depth -= 1
+    return False
+
+
+def _behind_untrusted_tls_proxy(headers: Mapping[bytes, bytes], client: ClientInfo) -> bool:
+    """An https page's request that arrived over http from a peer not trusted as a proxy."""
+    origin = headers.get(b"origin")
+    if client.via_proxy or client.scheme != "http" or not client.host or origin is None:
+        return False
+    return _origin_of(origin.decode("latin-1").strip()) == _origin("https", client.host)
+
+
 async def _send_visitor_html(send: Send, markup: str) -> None:
-    """``200`` with HTML made for this visitor: never stored, varying by cookie and language."""
+    """``200`` with HTML made for this visitor: never stored, varying by cookie and language,
+    and never framed by another site (clickjacking)."""
     await send_response(
         send,
         200,
         markup.encode(),
         content_type=b"text/html; charset=utf-8",
-        headers=[_NO_STORE, (b"vary", b"Cookie, Accept-Language")],
+        headers=[
+            _NO_STORE,
+            (b"vary", b"Cookie, Accept-Language"),
+            (b"content-security-policy", b"frame-ancestors 'self'"),
+            (b"x-frame-options", b"SAMEORIGIN"),
+        ],
     )

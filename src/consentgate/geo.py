@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 import iptocc
 
-from .errors import GeoIPError
+from .errors import ConfigError
 
 __all__ = [
     "UNKNOWN_CODES",
@@ -81,12 +81,12 @@ class MmdbDatabase:
         try:
             self._reader = maxminddb.open_database(self.path, maxminddb.MODE_AUTO)
         except FileNotFoundError:
-            raise GeoIPError(
+            raise ConfigError(
                 f"geoip_database: {self.path!r} does not exist — download a GeoLite2/DB-IP "
                 "country .mmdb file or unset geoip_database to use the embedded database"
             ) from None
         except (maxminddb.InvalidDatabaseError, OSError, ValueError) as exc:
-            raise GeoIPError(
+            raise ConfigError(
                 f"geoip_database: {self.path!r} is not a valid .mmdb file ({exc}) — "
                 "download it again or unset geoip_database"
             ) from None
@@ -137,7 +137,11 @@ class FixedCountry:
 
 
 def open_database(path: str | os.PathLike[str] | None) -> CountryDatabase:
-    """The ``.mmdb`` at ``path``, or the embedded database when ``path`` is ``None``."""
+    """The ``.mmdb`` at ``path``, or the embedded database when ``path`` is ``None``.
+
+    A missing or corrupt file raises :class:`~consentgate.ConfigError` naming
+    ``geoip_database`` and the fix, so a server stops at start-up rather than guessing.
+    """
     if path is None:
         return EmbeddedDatabase()
     return MmdbDatabase(path)

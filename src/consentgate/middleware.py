@@ -89,7 +89,7 @@ class ConsentMiddleware:
         )
         self.codec = codec = ConsentCookie(keys, max_age=settings.consent_max_age_days * 86_400)
         self.visits = VisitResolver(
-            proxy=ProxyResolver(settings.trusted_proxies),
+            proxy=ProxyResolver(settings.trusted_proxies, headers=settings.forwarded_headers),
             geo=geo,
             forced_country=settings.force_country is not None,
             regulated=RegulatedCountries(

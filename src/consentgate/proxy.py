@@ -1,8 +1,13 @@
 """The client's IP address, scheme and host, believing proxy headers only from trusted proxies.
 
-``X-Forwarded-For`` and RFC 7239 ``Forwarded`` are read right to left and the first hop that
-is not a trusted proxy is the client, as uvicorn does; a header from an untrusted peer is
-ignored, so a visitor cannot choose their own country by spoofing it.
+Exactly one header family is read, the one the operator configures: ``X-Forwarded-For`` /
+``-Proto`` / ``-Host`` (the default, as uvicorn) or RFC 7239 ``Forwarded``; the other family is
+ignored, so a client cannot add one that the proxy passes through. Hops are read right to left
+and the first one that is not a trusted proxy is the client, as uvicorn does; a header from an
+untrusted peer is ignored, so a visitor cannot choose their own country by spoofing it. A
+forwarded header that names no usable client (``for=unknown``, an obfuscated or garbled hop,
+no ``for=``) leaves the client unknown: it never makes the request look as if the proxy itself
+had sent it.
 """
 
 from __future__ import annotations
@@ -10,9 +15,25 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple
 
-__all__ = ["ClientInfo", "ProxyResolver", "header_map", "normalize_ip", "parse_forwarded"]
+__all__ = [
+    "FORWARDED_HEADERS",
+    "ClientInfo",
+    "ForwardedHeaders",
+    "ProxyResolver",
+    "header_map",
+    "normalize_ip",
+    "parse_forwarded",
+]
+
+#: The header families a trusted proxy may use to name the client.
+ForwardedHeaders = Literal["x-forwarded", "forwarded"]
+FORWARDED_HEADERS: tuple[ForwardedHeaders, ...] = ("x-forwarded", "forwarded")
+
+# The longest address with a port: "[ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255]:65535".
+_MAX_ADDRESS = 53
+_MAX_PEERS = 65_536
 
 
 class ClientInfo(NamedTuple):
@@ -26,8 +47,10 @@ class ClientInfo(NamedTuple):
     host: str | None
     #: The direct peer is a trusted proxy, so its forwarding headers were believed.
     via_proxy: bool = False
-    #: The peer is a trusted proxy and no forwarded header named anybody else.
+    #: The peer is a trusted proxy and sent no forwarded header at all: the proxy itself asks.
     peer_is_proxy: bool = False
+    #: The direct peer's address (the proxy's, behind one); ``None`` when the server gave none.
+    peer: str | None = None
 
 
 def header_map(headers: Iterable[tuple[bytes, bytes]]) -> dict[bytes, bytes]:
@@ -43,7 +66,10 @@ def header_map(headers: Iterable[tuple[bytes, bytes]]) -> dict[bytes, bytes]:
 
 def normalize_ip(value: str) -> str | None:
     """A valid IP address in canonical form, IPv4-mapped IPv6 as IPv4; ``None`` if invalid."""
-    return _normalize_cached(value.strip())
+    value = value.strip()
+    if len(value) > _MAX_ADDRESS:
+        return None  # longer than any address: invalid, and never cached
+    return _normalize_cached(value)
 
 
 @lru_cache(maxsize=4096)
@@ -69,10 +95,13 @@ def _peer(value: str) -> str | None:
     try:
         return _PEERS[value]
     except KeyError:
-        if len(_PEERS) >= 65_536:
-            _PEERS.clear()
-        ip = _PEERS[value] = normalize_ip(value)
-        return ip
+        pass
+    ip = normalize_ip(value)
+    if len(value) <= _MAX_ADDRESS:
+        if len(_PEERS) >= _MAX_PEERS:
+            del _PEERS[next(iter(_PEERS))]  # oldest out: the table never grows past the cap
+        _PEERS[value] = ip
+    return ip
 
 
 def parse_forwarded(value: str) -> list[dict[str, str]]:
@@ -111,9 +140,18 @@ def _split_outside_quotes(text: str, separator: str) -> list[str]:
 
 
 class ProxyResolver:
-    """Resolves :class:`ClientInfo` from an ASGI scope under a fixed list of trusted proxies."""
+    """Resolves :class:`ClientInfo` from an ASGI scope under a fixed list of trusted proxies.
 
-    def __init__(self, trusted: Iterable[str] = ()) -> None:
+    ``headers`` names the one header family a trusted proxy's answer is read from:
+    ``"x-forwarded"`` (``X-Forwarded-For``/``-Proto``/``-Host``) or ``"forwarded"`` (RFC 7239).
+    """
+
+    def __init__(
+        self, trusted: Iterable[str] = (), *, headers: ForwardedHeaders = "x-forwarded"
+    ) -> None:
+        if headers not in FORWARDED_HEADERS:
+            raise ValueError(f"headers must be one of {', '.join(FORWARDED_HEADERS)}")
+        self.headers = headers
         networks = [ipaddress.ip_network(item, strict=False) for item in trusted]
         self._networks = tuple(networks)
         self._exact = frozenset(str(n.network_address) for n in networks if n.num_addresses == 1)
@@ -139,21 +177,26 @@ class ProxyResolver:
             headers = header_map(scope.get("headers") or ())
         host = _text(headers.get(b"host"))
         if not self.enabled or not self.is_trusted(peer):
-            return ClientInfo(peer, scheme, host.lower() if host else None)
-        forwarded = _text(headers.get(b"forwarded"))
+            return ClientInfo(peer, scheme, host.lower() if host else None, peer=peer)
+        hops: list[str] | None = None  # None: no header of the family was sent at all
         proto = fwd_host = None
-        if forwarded is not None:
-            elements = parse_forwarded(forwarded)
-            hops = [element.get("for", "") for element in elements if "for" in element]
-            if elements:
-                proto = elements[-1].get("proto")
-                fwd_host = elements[-1].get("host")
+        if self.headers == "forwarded":
+            forwarded = _text(headers.get(b"forwarded"))
+            if forwarded is not None:
+                elements = parse_forwarded(forwarded)
+                hops = [element["for"] for element in elements if "for" in element]
+                if elements:
+                    proto = elements[-1].get("proto")
+                    fwd_host = elements[-1].get("host")
         else:
             xff = _text(headers.get(b"x-forwarded-for"))
-            hops = [hop.strip() for hop in xff.split(",")] if xff else []
             proto = _last(_text(headers.get(b"x-forwarded-proto")))
             fwd_host = _last(_text(headers.get(b"x-forwarded-host")))
-        ip = self._client_from_hops(hops, peer)
+            if xff is not None:
+                hops = [hop.strip() for hop in xff.split(",")]
+            elif proto is not None or fwd_host is not None:
+                hops = []
+        ip = peer if hops is None else self._client_from_hops(hops)
         if proto and proto.lower() in ("http", "https"):
             scheme = proto.lower()
         if fwd_host:
@@ -163,18 +206,18 @@ class ProxyResolver:
             scheme,
             host.lower() if host else None,
             via_proxy=True,
-            peer_is_proxy=not hops,
+            peer_is_proxy=hops is None,
+            peer=peer,
         )
 
-    def _client_from_hops(self, hops: list[str], peer: str | None) -> str | None:
-        if not hops:
-            return peer
+    def _client_from_hops(self, hops: list[str]) -> str | None:
+        """The rightmost hop that is not a trusted proxy; ``None`` when it names nobody usable."""
         client: str | None = None
         for hop in reversed(hops):
             client = normalize_ip(hop)
             if not self.is_trusted(client):
-                return client
-        # Every hop is a trusted proxy: the leftmost one is the best we know.
+                return client  # None for "unknown", an obfuscated name or garbage
+        # Every hop is a trusted proxy (or none was named): the leftmost one is the best we know.
         return client
 
 

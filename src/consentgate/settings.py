@@ -339,6 +339,7 @@ class ConsentSettings(BaseSettings):
     geoip_database: Path | None = None
     force_country: str | None = None
     trusted_proxies: StrList = Field(default_factory=list)
+    forwarded_headers: Literal["x-forwarded", "forwarded"] = "x-forwarded"
     country_header: str | None = None
     allowed_origins: StrList = Field(default_factory=list)
     endpoint_path: str = "/_consent"
@@ -591,6 +592,27 @@ class ConsentSettings(BaseSettings):
                 )
         return notes
 
+    def proxy_summary(self) -> str:
+        """What is believed about the client's address, scheme and host (``check-config``)."""
+        if not self.trusted_proxies:
+            return (
+                "trusted_proxies is empty: the client is the direct peer and every forwarding "
+                "header is ignored. Behind a reverse proxy or TLS terminator, list its address "
+                "(CONSENTGATE_TRUSTED_PROXIES='10.0.0.5' or a CIDR), else visitors get the "
+                "proxy's country and consent changes from https pages are refused with 403"
+            )
+        family = (
+            "X-Forwarded-For/-Proto/-Host"
+            if self.forwarded_headers == "x-forwarded"
+            else "RFC 7239 Forwarded"
+        )
+        other = "Forwarded" if self.forwarded_headers == "x-forwarded" else "X-Forwarded-*"
+        return (
+            f"{family} is believed from {', '.join(self.trusted_proxies)} and {other} is "
+            "ignored (forwarded_headers); the client is the rightmost hop that is not a "
+            "trusted proxy, and a hop naming nobody usable leaves the client unknown"
+        )
+
     def masked(self) -> dict[str, Any]:
         """Effective settings as plain data, secrets masked (for ``check-config``)."""
         data = self.model_dump(mode="json")
@@ -637,6 +659,7 @@ _FIXES = {
     "ip_retention_days": "use 1 to 60 days",
     "regulated_countries": "list ISO codes such as ['DE', 'FR'] or ['*'] for everyone",
     "trusted_proxies": "list IPs or CIDRs such as ['10.0.0.0/8']",
+    "forwarded_headers": "use 'x-forwarded' (X-Forwarded-*) or 'forwarded' (RFC 7239)",
     "unknown_country": "use 'regulated' or 'unregulated'",
     "cookie_samesite": "use 'lax', 'strict' or 'none'",
     "undeclared_cookies": "use 'allow', 'warn' or 'block'",

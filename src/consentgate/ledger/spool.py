@@ -189,10 +189,13 @@ class SpoolReader:
         rest = self._file.read()
         if rest:
             partial = _sibling(_base(self.path), _PARTIAL)
-            with open(partial, "wb") as target:
-                target.write(rest)
-                target.flush()
-                os.fsync(target.fileno())
+            fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            try:
+                os.fchmod(fd, 0o600)  # full IP addresses: private whatever the umask
+                _write_all(fd, rest)
+                os.fsync(fd)
+            finally:
+                os.close(fd)
             os.rename(partial, _sibling(_base(self.path), _REPLAY))
         self.path.unlink()
 

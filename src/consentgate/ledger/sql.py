@@ -44,6 +44,7 @@ import importlib
 import json
 import logging
 import math
+import os
 import secrets
 import time
 from collections import deque
@@ -369,6 +370,30 @@ def _use_sqlite_transactions(engine: AsyncEngine) -> None:
     event.listen(engine.sync_engine, "begin", begin)
 
 
+def _create_private_sqlite_file(engine: AsyncEngine, url: URL) -> None:
+    """Create the SQLite file 0600 (whatever the umask) before SQLite first opens it.
+
+    The file holds full IP addresses; SQLite gives its ``-wal`` and ``-shm`` files the
+    database file's mode, so they are private too.
+    """
+    database = url.database or ""
+    if database in ("", ":memory:") or database.startswith("file:"):
+        return
+    path = Path(database)
+
+    def do_connect(*_args: Any) -> None:
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except OSError:
+            return  # already there (kept as the operator made it), or SQLite reports the error
+        try:
+            os.fchmod(fd, 0o600)
+        finally:
+            os.close(fd)
+
+    event.listen(engine.sync_engine, "do_connect", do_connect)
+
+
 async def _counts(conn: AsyncConnection, *keys: Any, where: Iterable[Any]) -> list[tuple[Any, ...]]:
     """``(*keys, count)`` for each group of rows matching ``where``."""
     query = select(*keys, func.count()).where(*where).group_by(*keys)
@@ -443,6 +468,7 @@ class SqlLedger:
             ) from exc
         if self._dialect == "sqlite":
             _use_sqlite_transactions(self._engine)
+            _create_private_sqlite_file(self._engine, target)
         #: The ledger URL, password masked.
         self.url = target.render_as_string(hide_password=True)
         self._db = self._engine.execution_options(schema_translate_map={None: pg_schema})

@@ -28,6 +28,7 @@ from .page import PageRenderer, allows_html, shows_page
 from .policy import AdRules, Offer
 from .proxy import ProxyResolver
 from .response import CookieFilter, Responder
+from .scope import check_mounting  # mounting check
 from .settings import ConsentSettings
 from .visit import Visit, VisitResolver, find_cookie, request_headers
 
@@ -64,6 +65,7 @@ class ConsentMiddleware:
         country_database: CountryDatabase | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        check_mounting(app)  # mounting check: Litestar's per-route middleware is refused
         self.app = app
         self.settings = settings = settings if settings is not None else ConsentSettings()
         self.clock = clock

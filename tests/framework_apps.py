@@ -227,10 +227,10 @@ def quart_app() -> Any:
         return stream_parts(), 200, {"Content-Type": HTML}
 
     @site.route("/form", methods=["POST"])
-    async def form() -> str:
+    async def form() -> tuple[str, dict[str, str]]:
         data = await request.form
         session["count"] = session.get("count", 0) + 1
-        return f"q={data.get('q')} count={session['count']}"
+        return f"q={data.get('q')} count={session['count']}", {"Content-Type": "text/plain"}
 
     @site.websocket("/ws")
     async def ws() -> None:
@@ -249,10 +249,11 @@ def litestar_app() -> Any:
     from litestar.enums import RequestEncodingType
     from litestar.params import Body
     from litestar.response import Stream
+    from litestar.utils.scope.state import ScopeState
 
     @get("/", media_type=MediaType.HTML)
     async def home(request: Request[Any, Any, Any]) -> str:
-        token = request.scope.get("_csrf_token", "")  # set by Litestar's CSRF middleware
+        token = ScopeState.from_scope(request.scope).csrf_token  # set by Litestar's CSRF guard
         form = (
             '<form method="post" action="/form">'
             f'<input type="hidden" name="_csrf_token" value="{token}">'

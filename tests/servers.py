@@ -94,7 +94,7 @@ def granian_server(target: str) -> Iterator[str]:
         "--factory",
         target,
     ]
-    process = subprocess.Popen(command, cwd=ROOT, env=env)  # noqa: S603
+    process = subprocess.Popen(command, cwd=ROOT, env=env)
     try:
         wait_for_port(port, lambda: process.poll() is None, "granian")
         yield f"http://127.0.0.1:{port}"

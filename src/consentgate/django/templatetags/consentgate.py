@@ -59,13 +59,14 @@ class GatedNode(template.Node):  # type: ignore[misc]  # Django ships no type hi
         if consent_allows(context.get("consent"), category):
             return body
         # inert_scripts only renames attributes of <script> tags in already-rendered markup.
-        return mark_safe(inert_scripts(body, category))  # noqa: S308
+        inert: str = mark_safe(inert_scripts(body, category))  # noqa: S308
+        return inert
 
 
 def consentgate_gated(parser: Any, token: Any) -> GatedNode:
     """``{% consentgate_gated "category" %}…{% endconsentgate_gated %}``."""
     bits = token.split_contents()
-    if len(bits) != 2:  # noqa: PLR2004
+    if len(bits) != 2:
         raise template.TemplateSyntaxError(
             f'{bits[0]} takes one argument, the category: {{% {bits[0]} "analytics" %}}'
         )

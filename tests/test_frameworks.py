@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
 
 import httpx
@@ -271,3 +273,15 @@ def test_helpers_name_the_fix_when_the_middleware_is_missing() -> None:
     scope = {"type": "http", "headers": [], "state": {}}
     with pytest.raises(ConfigError, match="ConsentMiddleware"):
         get_consent(HTTPConnection(scope))
+
+
+def test_the_core_imports_no_framework_but_starlette() -> None:
+    code = (
+        "import sys, consentgate, consentgate.jinja; "
+        "print(sorted({m.split('.')[0] for m in sys.modules} & "
+        "{'fastapi', 'django', 'litestar', 'quart', 'datasette', 'flask'}))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "[]"

@@ -283,6 +283,7 @@ def _banner(settings: ConsentSettings, services: tuple[ServiceSpec, ...]) -> Ban
                 for c in settings.categories
             ],
             consent_max_age_days=settings.consent_max_age_days,
+            block_page=settings.banner.block_page,  # banner layout setting
         )
     except ValueError as exc:
         raise ConfigError(f"banner: {exc}") from None

@@ -275,6 +275,9 @@ class BannerSettings(_Model):
     languages: StrList = Field(default_factory=lambda: list(DEFAULT_LANGUAGES))
     default_language: str = "en"
     privacy_policy_url: str = "/privacy"
+    #: ``True``: a modal banner, the page behind it inert until a choice. ``False``: a
+    #: non-blocking banner; focus still moves to it, the page stays usable behind it.
+    block_page: bool = True
     #: Per-language text overrides, ``{"en": {"title": "..."}}``; ``"*"`` applies to all.
     texts: dict[str, dict[str, str]] = Field(default_factory=dict)
 

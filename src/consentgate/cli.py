@@ -42,6 +42,8 @@ def cmd_check_config(args: argparse.Namespace, out: TextIO) -> int:
     print(json.dumps(settings.masked(), indent=2, default=str), file=out)
     for warning in settings.warnings():
         print(f"warning: {warning}", file=sys.stderr)
+    if notice := settings.ledger_notice():
+        print(f"note: {notice}", file=sys.stderr)
     for name in unknown_env_vars():
         print(f"warning: {name} matches no setting (misspelt?)", file=sys.stderr)
     return 0

@@ -72,6 +72,8 @@ class ConsentMiddleware:
         keys = settings.require_secret_keys()
         for warning in settings.warnings():
             log.warning("consentgate: %s", warning)
+        if ledger is None and (notice := settings.ledger_notice()):  # default ledger location
+            log.warning("consentgate: %s", notice)
 
         geo: CountryDatabase
         if settings.force_country:

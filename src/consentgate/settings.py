@@ -28,6 +28,7 @@ from pydantic_settings import (
 from pydantic_settings.exceptions import SettingsError
 
 from .errors import ConfigError
+from .paths import default_ledger_url
 
 __all__ = [
     "DEFAULT_LANGUAGES",
@@ -356,7 +357,8 @@ class ConsentSettings(BaseSettings):
     url_passthrough: bool = False
     honor_gpc: bool = True
     banner: BannerSettings = Field(default_factory=BannerSettings)
-    ledger_url: str | None = "sqlite:///consentgate.db"
+    #: Default: a SQLite file in the per-user data directory (:mod:`consentgate.paths`).
+    ledger_url: str | None = Field(default_factory=default_ledger_url)
     ip_retention_days: int = Field(30, ge=1, le=60)
     record_retention_days: int = Field(1095, ge=1)
     rate_limit_per_minute: int = Field(30, ge=1)
@@ -593,6 +595,15 @@ class ConsentSettings(BaseSettings):
                     f"{', '.join(missing)}"
                 )
         return notes
+
+    def ledger_notice(self) -> str | None:
+        """The start-up line that says where the ledger is when ``ledger_url`` was not set."""
+        if "ledger_url" in self.model_fields_set or self.ledger_url is None:
+            return None
+        return (
+            f"ledger_url is not set: proofs of consent go to {self.ledger_url} (the per-user "
+            "data directory); set ledger_url (CONSENTGATE_LEDGER_URL) to choose where"
+        )
 
     def masked(self) -> dict[str, Any]:
         """Effective settings as plain data, secrets masked (for ``check-config``)."""

@@ -115,6 +115,8 @@ _DOCUMENTED_DEFAULTS = {
     "when unset; macOS `~/Library/Application Support/…`; Windows `%LOCALAPPDATA%\\…`)",
 }
 
+_TYPE_NAMES: dict[Any, str] = {str: "string", int: "integer", bool: "boolean", Path: "path"}
+
 _HEADER = """\
 # Settings reference
 
@@ -204,16 +206,16 @@ def _type_name(annotation: Any) -> str:
     if origin is Literal:
         return " or ".join(f'`"{a}"`' for a in args)
     if origin in (typing.Union, types.UnionType):
-        names = [_type_name(a) for a in args if a is not type(None)]
-        return " or ".join(names) + (" or unset" if type(None) in args else "")
+        members = [_type_name(a) for a in args if a is not type(None)]
+        return " or ".join(members) + (" or unset" if type(None) in args else "")
     if origin is list:
         return f"list of {_type_name(args[0])}"
     if origin is dict:
         return "table"
     if _model(annotation) is not None:
         return "table"
-    names = {str: "string", int: "integer", bool: "boolean", Path: "path"}
-    return names.get(annotation, getattr(annotation, "__name__", str(annotation)))
+    name: str = _TYPE_NAMES.get(annotation, getattr(annotation, "__name__", str(annotation)))
+    return name
 
 
 def _default(name: str, info: FieldInfo) -> str:

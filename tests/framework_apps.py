@@ -238,7 +238,7 @@ def quart_app() -> Any:
         await websocket.send(websocket.scope["state"]["consent"].country or "")
 
     # Quart's documented place for ASGI middleware: the app object stays a Quart app.
-    site.asgi_app = wrap(site.asgi_app, "session")  # type: ignore[method-assign]
+    site.asgi_app = wrap(site.asgi_app, "session")  # type: ignore[assignment]  # Quart types its ASGI messages itself
     return site
 
 

@@ -41,6 +41,9 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+#: What ``ConsentMiddleware`` wraps: frameworks type their scopes as TypedDicts, which no one
+#: precise signature accepts, so any callable returning an awaitable type-checks.
+AnyASGIApp = Callable[..., Awaitable[None]]
 
 #: Server extensions that send a body without ``http.response.body`` messages, out of reach of
 #: the rewriting: removed from the scope the app sees.
@@ -58,7 +61,7 @@ class ConsentMiddleware:
 
     def __init__(
         self,
-        app: ASGIApp,
+        app: AnyASGIApp,  # framework typing: any ASGI callable (Litestar, Quart type theirs)
         *,
         settings: ConsentSettings | None = None,
         ledger: Ledger | None = None,

@@ -145,20 +145,27 @@ def test_raw_asgi_form_body_reaches_the_app(servers: dict[str, str]) -> None:
     assert response.text == "echo:q=hi"
 
 
+def csrf_post(
+    client: httpx.Client, page: str, action: str, field: str, cookie: str, data: dict[str, str]
+) -> httpx.Response:
+    """The framework's CSRF round trip through consentgate: the page (with the banner) gives a
+    token and a cookie; a post without the token is refused, one with it is answered."""
+    text = client.get(page, headers=DE).text
+    assert is_banner_open(text)
+    token = re.search(rf'name="{field}" value="([^"]+)"', text)
+    assert token is not None
+    assert cookie in client.cookies
+    refused = client.post(action, data=data, headers={"x-country": "DE"})
+    assert refused.status_code == 403
+    return client.post(action, data={**data, field: token.group(1)}, headers={"x-country": "DE"})
+
+
 def test_django_csrf_form_and_session(servers: dict[str, str]) -> None:
     with client_for(servers, "django") as client:
-        page = client.get("/", headers=DE)
-        assert "<h1>django DE</h1>" in page.text
-        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text)
-        assert token is not None
-        assert "csrftoken" in client.cookies
-        refused = client.post("/form", data={"q": "hi"}, headers={"x-country": "DE"})
-        assert refused.status_code == 403
+        assert "<h1>django DE</h1>" in client.get("/", headers=DE).text
         for count in (1, 2):
-            response = client.post(
-                "/form",
-                data={"q": "hi", "csrfmiddlewaretoken": token.group(1)},
-                headers={"x-country": "DE"},
+            response = csrf_post(
+                client, "/", "/form", "csrfmiddlewaretoken", "csrftoken", {"q": "hi"}
             )
             assert response.status_code == 200
             assert response.text == f"q=hi count={count}"
@@ -183,34 +190,16 @@ def test_django_template_tags_follow_the_consent(servers: dict[str, str]) -> Non
 
 def test_litestar_csrf_form(servers: dict[str, str]) -> None:
     with client_for(servers, "litestar") as client:
-        page = client.get("/", headers=DE).text
-        token = re.search(r'name="_csrf_token" value="([^"]+)"', page)
-        assert token is not None
-        assert "csrftoken" in client.cookies
-        refused = client.post("/form", data={"q": "hi"}, headers={"x-country": "DE"})
-        assert refused.status_code == 403
-        response = client.post(
-            "/form",
-            data={"q": "hi", "_csrf_token": token.group(1)},
-            headers={"x-country": "DE"},
-        )
-        assert response.status_code == 200
-        assert response.text == "q=hi"
+        response = csrf_post(client, "/", "/form", "_csrf_token", "csrftoken", {"q": "hi"})
+    assert response.status_code == 200
+    assert response.text == "q=hi"
 
 
 def test_datasette_csrf_form(servers: dict[str, str]) -> None:
     with client_for(servers, "datasette") as client:
-        page = client.get("/-/messages", headers=DE)
-        assert is_banner_open(page.text)
-        token = re.search(r'name="csrftoken" value="([^"]+)"', page.text)
-        assert token is not None
-        assert "ds_csrftoken" in client.cookies
-        refused = client.post("/-/messages", data={"message": "hi"}, headers={"x-country": "DE"})
-        assert refused.status_code == 403
-        response = client.post(
-            "/-/messages",
-            data={"message": "hello there", "message_type": "INFO", "csrftoken": token.group(1)},
-            headers={"x-country": "DE"},
+        data = {"message": "hello there", "message_type": "INFO"}
+        response = csrf_post(
+            client, "/-/messages", "/-/messages", "csrftoken", "ds_csrftoken", data
         )
         assert response.status_code == 302
         assert "hello there" in client.get("/", headers=DE).text

@@ -319,11 +319,7 @@ class Banner:
         """
         granted = self._granted(granted)
         return _html.dialog_stub(
-            self._lang(lang),
-            self._urls,
-            granted=sorted(granted),
-            next_path=next_path,
-            block_page=self._block_page,
+            self._lang(lang), self._urls, granted=sorted(granted), next_path=next_path
         )
 
     def _granted(self, granted: frozenset[str]) -> frozenset[str]:

@@ -84,9 +84,7 @@ def _layout(block_page: bool) -> str:
     return ' aria-modal="true"' if block_page else " data-consentgate-nonblocking"
 
 
-def dialog_stub(
-    lang: str, urls: Urls, *, granted: Iterable[str], next_path: str, block_page: bool = True
-) -> str:
+def dialog_stub(lang: str, urls: Urls, *, granted: Iterable[str], next_path: str) -> str:
     """The empty, hidden dialog element a page gets when the banner is not open.
 
     It carries what the script needs (endpoint, grants); the script fetches the dialog itself
@@ -97,7 +95,7 @@ def dialog_stub(
     dialog = f"{urls.endpoint}/dialog" + (f"?{query}" if query else "")
     return (
         f'<div id="consentgate-banner" class="consentgate-banner" lang="{_e(lang)}"'
-        f' data-endpoint="{ep}" data-dialog="{_e(dialog)}"{_layout(block_page)}'
+        f' data-endpoint="{ep}" data-dialog="{_e(dialog)}"'
         f' data-granted="{_e(" ".join(granted))}" hidden></div>'
     )
 

@@ -26,7 +26,7 @@ test: $(VENV)/.test
 lint: $(VENV)/.test
 	$(BIN)/ruff check src tests bench examples
 	$(BIN)/ruff format --check src tests bench examples
-	$(BIN)/mypy --strict src
+	$(BIN)/mypy --strict src examples
 
 bench: $(VENV)/.test
 	$(BIN)/python -m bench

@@ -7,10 +7,20 @@ The consent is in ``scope["state"]["consent"]``. Compression, if any, goes outsi
 ``GZipMiddleware(ConsentMiddleware(app, ...))``.
 """
 
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
 from consentgate import ConsentMiddleware, ConsentSettings
 
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
 
-async def site(scope, receive, send):
+
+async def site(
+    scope: Scope,
+    receive: Callable[[], Awaitable[Message]],
+    send: Callable[[Message], Awaitable[None]],
+) -> None:
     if scope["type"] == "lifespan":
         while True:
             message = await receive()

@@ -9,13 +9,14 @@ from fastapi.responses import HTMLResponse
 from starlette.middleware import Middleware
 
 from consentgate import AdMode, ConsentMiddleware, ConsentSettings
+from consentgate.fastapi import ConsentDep
 
 app = FastAPI(middleware=[Middleware(ConsentMiddleware, settings=ConsentSettings())])
 
 
 @app.get("/api/consent")
-async def consent_state(request: Request) -> dict[str, object]:
-    consent = request.state.consent  # a consentgate.Consent
+async def consent_state(consent: ConsentDep) -> dict[str, object]:
+    # ConsentDep (pip install 'consentgate[fastapi]') gives the visitor's consentgate.Consent.
     return {"ads": consent.ads.value, "analytics": consent.analytics}
 
 

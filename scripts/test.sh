@@ -7,7 +7,7 @@ BIN=.venv/bin
 bash scripts/setup-system.sh
 "$BIN/ruff" check src tests bench examples
 "$BIN/ruff" format --check src tests bench examples
-"$BIN/mypy" --strict src
+"$BIN/mypy" --strict src examples
 
 url=$(bash scripts/test-postgres.sh)
 private=""

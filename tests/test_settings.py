@@ -94,7 +94,6 @@ def test_default_regulated_countries_are_exactly_the_documented_list() -> None:
         ("honor_gpc", True),
         ("banner.default_language", "en"),
         ("banner.privacy_policy_url", "/privacy"),
-        ("ledger_url", "sqlite:///consentgate.db"),
         ("ip_retention_days", 30),
         ("record_retention_days", 1095),
         ("rate_limit_per_minute", 30),

@@ -45,6 +45,8 @@ def cmd_check_config(args: argparse.Namespace, out: TextIO) -> int:
     print(f"proxies: {settings.proxy_summary()}", file=sys.stderr)
     if settings.geoip_database is not None:
         MmdbDatabase(settings.geoip_database).close()  # ConfigError when missing or corrupt
+    if notice := settings.ledger_notice():
+        print(f"note: {notice}", file=sys.stderr)
     for name in unknown_env_vars():
         print(f"warning: {name} matches no setting (misspelt?)", file=sys.stderr)
     return 0

@@ -28,6 +28,7 @@ from .page import PageRenderer, allows_html, shows_page
 from .policy import AdRules, Offer
 from .proxy import ProxyResolver
 from .response import CookieFilter, Responder
+from .scope import check_mounting  # mounting check
 from .settings import ConsentSettings
 from .visit import Visit, VisitResolver, find_cookie, request_headers
 
@@ -40,6 +41,9 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+#: What ``ConsentMiddleware`` wraps: frameworks type their scopes as TypedDicts, which no one
+#: precise signature accepts, so any callable returning an awaitable type-checks.
+AnyASGIApp = Callable[..., Awaitable[None]]
 
 #: Server extensions that send a body without ``http.response.body`` messages, out of reach of
 #: the rewriting: removed from the scope the app sees.
@@ -57,19 +61,22 @@ class ConsentMiddleware:
 
     def __init__(
         self,
-        app: ASGIApp,
+        app: AnyASGIApp,  # framework typing: any ASGI callable (Litestar, Quart type theirs)
         *,
         settings: ConsentSettings | None = None,
         ledger: Ledger | None = None,
         country_database: CountryDatabase | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        check_mounting(app)  # mounting check: Litestar's per-route middleware is refused
         self.app = app
         self.settings = settings = settings if settings is not None else ConsentSettings()
         self.clock = clock
         keys = settings.require_secret_keys()
         for warning in settings.warnings():
             log.warning("consentgate: %s", warning)
+        if ledger is None and (notice := settings.ledger_notice()):  # default ledger location
+            log.warning("consentgate: %s", notice)
 
         geo: CountryDatabase
         if settings.force_country:
@@ -281,6 +288,7 @@ def _banner(settings: ConsentSettings, services: tuple[ServiceSpec, ...]) -> Ban
                 for c in settings.categories
             ],
             consent_max_age_days=settings.consent_max_age_days,
+            block_page=settings.banner.block_page,  # banner layout setting
         )
     except ValueError as exc:
         raise ConfigError(f"banner: {exc}") from None

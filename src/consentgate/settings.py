@@ -28,6 +28,7 @@ from pydantic_settings import (
 from pydantic_settings.exceptions import SettingsError
 
 from .errors import ConfigError
+from .paths import default_ledger_url
 
 __all__ = [
     "DEFAULT_LANGUAGES",
@@ -275,6 +276,9 @@ class BannerSettings(_Model):
     languages: StrList = Field(default_factory=lambda: list(DEFAULT_LANGUAGES))
     default_language: str = "en"
     privacy_policy_url: str = "/privacy"
+    #: ``True``: a modal banner, the page behind it inert until a choice. ``False``: a
+    #: non-blocking banner; focus still moves to it, the page stays usable behind it.
+    block_page: bool = True
     #: Per-language text overrides, ``{"en": {"title": "..."}}``; ``"*"`` applies to all.
     texts: dict[str, dict[str, str]] = Field(default_factory=dict)
 
@@ -354,7 +358,8 @@ class ConsentSettings(BaseSettings):
     url_passthrough: bool = False
     honor_gpc: bool = True
     banner: BannerSettings = Field(default_factory=BannerSettings)
-    ledger_url: str | None = "sqlite:///consentgate.db"
+    #: Default: a SQLite file in the per-user data directory (:mod:`consentgate.paths`).
+    ledger_url: str | None = Field(default_factory=default_ledger_url)
     ip_retention_days: int = Field(30, ge=1, le=60)
     record_retention_days: int = Field(1095, ge=1)
     rate_limit_per_minute: int = Field(30, ge=1)
@@ -611,6 +616,15 @@ class ConsentSettings(BaseSettings):
             f"{family} is believed from {', '.join(self.trusted_proxies)} and {other} is "
             "ignored (forwarded_headers); the client is the rightmost hop that is not a "
             "trusted proxy, and a hop naming nobody usable leaves the client unknown"
+        )
+
+    def ledger_notice(self) -> str | None:
+        """The start-up line that says where the ledger is when ``ledger_url`` was not set."""
+        if "ledger_url" in self.model_fields_set or self.ledger_url is None:
+            return None
+        return (
+            f"ledger_url is not set: proofs of consent go to {self.ledger_url} (the per-user "
+            "data directory); set ledger_url (CONSENTGATE_LEDGER_URL) to choose where"
         )
 
     def masked(self) -> dict[str, Any]:

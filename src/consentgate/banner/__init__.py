@@ -70,6 +70,7 @@ class Banner:
         overrides: Mapping[str, Mapping[str, str]],
         categories: Sequence[CategoryInfo],
         consent_max_age_days: int,
+        block_page: bool = True,
     ) -> None:
         _check_url(privacy_policy_url, "banner.privacy_policy_url")
         for cat in categories:
@@ -83,6 +84,7 @@ class Banner:
         self._optional = frozenset(c.name for c in categories if not c.required)
         self._required = frozenset(c.name for c in categories if c.required)
         self._max_age_days = consent_max_age_days
+        self._block_page = block_page
         self._months = max(1, round(consent_max_age_days / _DAYS_PER_MONTH))
 
         self.script_name, script = _load_asset("banner.js")
@@ -301,6 +303,7 @@ class Banner:
                 granted=sorted(granted),
                 open=open,
                 review=review,
+                block_page=self._block_page,
             )
             self._dialogs[key] = parts
         return parts[0] + _html.next_input(next_path) + parts[1]

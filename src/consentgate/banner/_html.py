@@ -79,6 +79,11 @@ def next_input(next_path: str) -> str:
     return f'<input type="hidden" name="next" value="{_e(next_path)}">' if next_path else ""
 
 
+def _layout(block_page: bool) -> str:
+    """The dialog's modality: modal (the script makes the page inert) or non-blocking."""
+    return ' aria-modal="true"' if block_page else " data-consentgate-nonblocking"
+
+
 def dialog_stub(lang: str, urls: Urls, *, granted: Iterable[str], next_path: str) -> str:
     """The empty, hidden dialog element a page gets when the banner is not open.
 
@@ -182,6 +187,7 @@ def dialog_parts(
     granted: Iterable[str],
     open: bool,
     review: bool,
+    block_page: bool = True,
 ) -> tuple[str, str]:
     """The banner dialog, split where the ``next`` field goes (it differs per page)."""
     ep = _e(urls.endpoint)
@@ -199,7 +205,7 @@ def dialog_parts(
     notice = f'<p class="consentgate-review">{_e(texts["review"])}</p>' if review else ""
     head = (
         f'<div id="consentgate-banner" class="consentgate-banner" lang="{_e(lang)}"'
-        ' role="dialog" aria-modal="true" aria-labelledby="consentgate-title"'
+        f' role="dialog"{_layout(block_page)} aria-labelledby="consentgate-title"'
         f' aria-describedby="consentgate-intro" data-endpoint="{ep}"'
         f' data-granted="{_e(" ".join(granted))}"{"" if open else " hidden"}>'
         f'<form method="post" action="{ep}" class="consentgate-form">'

@@ -38,10 +38,14 @@
       function (e) { return !e.disabled && e.getClientRects().length > 0; });
   }
 
-  // While the dialog is open everything else at body level is inert.
+  // banner.block_page = false: the page stays usable while the dialog is open.
+  function blocks() { return !banner.hasAttribute("data-consentgate-nonblocking"); }
+
+  // While the dialog is open everything else at body level is inert (unless non-blocking).
   function setInert(on) {
     each(inerted, function (e) { e.removeAttribute("inert"); });
     inerted = [];
+    if (!blocks()) return;
     var box = banner;
     while (box.parentElement && box.parentElement !== d.body) box = box.parentElement;
     if (!on || box.parentElement !== d.body) return;
@@ -222,7 +226,7 @@
       if (!modal) { close(); return; }
       if (first.hidden) layer(false);
       el("reject").focus();
-    } else if (e.key === "Tab") {
+    } else if (e.key === "Tab" && blocks()) {
       var f = visible();
       if (!f.length) return;
       var a = f[0], z = f[f.length - 1], at = d.activeElement;

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from contextlib import suppress
 from typing import Any
 
+from ..paths import data_dir, default_ledger_url
 from .base import ConsentRecord, Ledger, MemoryLedger, NullLedger, erase_hash, truncate_ip
 from .sql import SqlLedger
 
@@ -28,4 +30,7 @@ def open_ledger(url: str | None, **options: Any) -> Ledger:
         return NullLedger()
     if url == "memory://":
         return MemoryLedger()
+    if url == default_ledger_url():
+        with suppress(OSError):  # unwritable: the ledger logs it and keeps retrying
+            data_dir().mkdir(parents=True, exist_ok=True)  # the default's directory may be new
     return SqlLedger(url, **options)

@@ -88,6 +88,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from sqlalchemy.schema import CreateSchema
 
 from ..errors import LedgerError
+from ..paths import data_dir
 from .base import ConsentRecord, erase_hash
 from .spool import Spool, TextBundle
 from .stats import CHOICES, DECISIONS, LedgerStats, build_stats, window_start
@@ -335,7 +336,11 @@ def _default_spool_path(url: URL) -> Path:
     beside = database not in ("", ":memory:") and not database.startswith("file:")
     if url.get_backend_name() == "sqlite" and beside:
         return Path(database).parent / _SPOOL_NAME
-    return Path(_SPOOL_NAME).absolute()
+    # Never the directory the server happens to start in.
+    directory = data_dir()
+    with suppress(OSError):  # unwritable: appending fails later and is counted as dropped
+        directory.mkdir(parents=True, exist_ok=True)
+    return directory / _SPOOL_NAME
 
 
 def _use_sqlite_transactions(engine: AsyncEngine) -> None:

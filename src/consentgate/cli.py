@@ -1,4 +1,4 @@
-"""The ``consentgate`` command: demo, keygen, check-config, geoip and ledger tools.
+"""The ``consentgate`` command: demo, keygen, check-config, geoip, ledger and tcf tools.
 
 Errors print one line; exit code 2 for usage and configuration errors, 1 for runtime failures.
 """
@@ -112,6 +112,23 @@ def cmd_ledger(args: argparse.Namespace, out: TextIO) -> int:
     return asyncio.run(coro)
 
 
+def cmd_tcf(args: argparse.Namespace, out: TextIO) -> int:
+    """Run ``consentgate tcf update-gvl``: download, validate and install the GVL."""
+    from .tcf.update import DEFAULT_GVL_URL, update_gvl
+
+    settings = _settings(args.config)
+    target = args.out or settings.tcf.gvl_path
+    if target is None:
+        raise ConfigError("tcf.gvl_path: not set — give --out DIR or set tcf.gvl_path")
+    update_gvl(
+        url=args.url or DEFAULT_GVL_URL,
+        out=Path(target),
+        languages=settings.banner.languages,
+        report=out,
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``consentgate`` command."""
     parser = argparse.ArgumentParser(prog="consentgate", description=__doc__)
@@ -157,6 +174,14 @@ def build_parser() -> argparse.ArgumentParser:
         for child in lsub.choices.values():
             child.add_argument(f"--{name}", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     ledger.set_defaults(func=cmd_ledger)
+
+    tcf = sub.add_parser("tcf", help="IAB TCF tools: update-gvl")
+    tsub = tcf.add_subparsers(dest="tcf_command", required=True)
+    update = tsub.add_parser("update-gvl", help="download the GVL and its translations")
+    update.add_argument("--url", help="base URL of the GVL v3 (default: IAB Europe's)")
+    update.add_argument("--out", type=Path, help="directory (default: the tcf.gvl_path setting)")
+    update.add_argument("--config", help="TOML settings file")
+    update.set_defaults(func=cmd_tcf)
     return parser
 
 

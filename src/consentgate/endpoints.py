@@ -22,6 +22,7 @@ from .integrations import ServiceSpec
 from .ledger import ConsentRecord, Ledger
 from .policy import Action, AdRules, Offer, choose, decide
 from .proxy import ClientInfo
+from .tcf.setup import TcfRuntime
 
 __all__ = [
     "MAX_BODY",
@@ -268,6 +269,7 @@ class ConsentEndpoints:
         allowed_origins: Iterable[str],
         limiter: RateLimiter,
         clock: Callable[[], float] = time.time,
+        tcf: TcfRuntime | None = None,
     ) -> None:
         self.path = endpoint_path
         self.offer = offer
@@ -281,6 +283,7 @@ class ConsentEndpoints:
         self.allowed = frozenset(allowed_origins)
         self.limiter = limiter
         self.clock = clock
+        self.tcf = tcf
         self._prefix = endpoint_path + "/"
         self._assets_prefix = endpoint_path + "/assets/"
 
@@ -493,6 +496,8 @@ class ConsentEndpoints:
         if unknown:
             raise _Reject(400, "unknown_category", ", ".join(unknown))
         granted = choose(self.offer, action, requested)
+        if self.tcf is not None:  # TCF: objections and the advertising grant
+            granted = self.tcf.refine(action.value, granted)
         now = self.clock()
         state = CookieState(
             consent_id=visit.consent.consent_id or new_consent_id(),
@@ -519,6 +524,10 @@ class ConsentEndpoints:
                 self.writer.consent(self.codec.dumps(state), self.codec.max_age, https=https),
             )
         ]
+        if self.tcf is not None:  # TCF: the TC string, in the consent and its own cookie
+            consent = self.tcf.annotate(consent)
+            if consent.tc_string:
+                headers.append((b"set-cookie", self.tcf.cookie(consent.tc_string, https=https)))
         refused = frozenset(self.offer.categories) - granted
         present = cookie_names(_text(visit.headers.get(b"cookie")) or "")
         headers += [
@@ -565,6 +574,8 @@ class ConsentEndpoints:
         erased = await self._ledger_call(self.ledger.erase, consent_id) if consent_id else 0
         https = visit.client.scheme == "https"
         headers = [(b"set-cookie", self.writer.clear_consent(https=https)), _NO_STORE]
+        if self.tcf is not None:  # TCF: the TC string goes with the consent
+            headers.append((b"set-cookie", self.tcf.expired_cookie(https=https)))
         if wants_json:
             await send_response(
                 send, 200, _json_body({"erased": erased}), content_type=_JSON, headers=headers

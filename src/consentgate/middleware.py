@@ -41,6 +41,7 @@ from .ledger import Ledger, open_ledger
 from .policy import AdRules, Offer, decide
 from .proxy import ProxyResolver, header_map
 from .settings import ConsentSettings
+from .tcf.setup import prepare_tcf
 
 __all__ = ["ConsentMiddleware"]
 
@@ -94,7 +95,10 @@ class ConsentMiddleware:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.app = app
-        self.settings = settings = settings if settings is not None else ConsentSettings()
+        settings = settings if settings is not None else ConsentSettings()
+        # TCF: TCF choices become categories; self.tcf makes TC strings (None when off).
+        settings, self.tcf = prepare_tcf(settings)
+        self.settings = settings
         self.clock = clock
         keys = settings.require_secret_keys()
         for warning in settings.warnings():
@@ -188,6 +192,7 @@ class ConsentMiddleware:
             allowed_origins=settings.allowed_origins,
             limiter=RateLimiter(settings.rate_limit_per_minute),
             clock=clock,
+            tcf=self.tcf,  # TCF
         )
         self.exclude = tuple(settings.exclude_paths)
         self.undeclared = settings.undeclared_cookies
@@ -376,6 +381,8 @@ class ConsentMiddleware:
                 gpc=gpc,
                 rules=self.rules,
             )
+            if self.tcf is not None:  # TCF: the TC string of this consent
+                consent = self.tcf.annotate(consent)
             deadline = cookie.decided_at + self.codec.max_age if cookie is not None else math.inf
             if len(self._consents) >= _CACHE_LIMIT:
                 self._consents.clear()
@@ -451,6 +458,8 @@ class ConsentMiddleware:
     def _render_snippets(self, consent: Consent, lang: str, path: str) -> tuple[str, str]:
         head_js = self.google.head_script(consent)
         head = f"<script>{head_js}</script>" if head_js else ""
+        if self.tcf is not None:  # TCF: the CMP API before any other script
+            head = self.tcf.head_html(consent) + head
         review = consent.show_banner and consent.consent_id is not None
         tags = [self.google.body_tags(consent)]
         for category, active, inert in self._service_scripts:
@@ -743,7 +752,7 @@ class _Snippets(NamedTuple):
 
 
 #: What the rendered snippets depend on (a Consent's hash would cover every field, slowly).
-RenderKey = tuple[bool, frozenset[str], frozenset[str], str, bool, bool, bool, bool]
+RenderKey = tuple[bool, frozenset[str], frozenset[str], str, bool, bool, bool, bool, str | None]
 _NO_HEADERS: dict[bytes, bytes] = {}
 
 
@@ -757,6 +766,7 @@ def _render_key(consent: Consent) -> RenderKey:
         consent.decided,
         consent.gpc_opt_out,
         consent.consent_id is not None,
+        consent.tc_string,  # TCF: the CMP API script carries it
     )
 
 

@@ -642,6 +642,11 @@ class ConsentSettings(BaseSettings):
         if self.record_retention_days < self.ip_retention_days:
             problems.append("record_retention_days: must be at least ip_retention_days")
         problems.extend(self.tcf.problems())
+        if self.tcf.enabled and self.ads.before_choice != "none":
+            problems.append(
+                "ads.before_choice: must be 'none' with tcf.enabled (Google's tags wait for a TC "
+                "string)"
+            )
         if self.tcf.enabled and self.tcf.cookie_name == self.cookie_name:
             problems.append("tcf.cookie_name: must differ from cookie_name (use 'euconsent-v2')")
         if problems:

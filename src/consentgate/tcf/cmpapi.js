@@ -4,7 +4,7 @@
   // banner's "consentgate:change" event. C = {tc, gdpr, shown, ads, id, ver, gvl, pol, cc, atps, ck, exp}
   if (w.__tcfapi && w.__tcfapi.consentgate) return;
   var A = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-  var tc = C.tc, listeners = {}, next = 1, last = tc ? "tcloaded" : "cmpuishown";
+  var tc = C.tc, listeners = {}, next = 1, last = tc || !C.gdpr ? "tcloaded" : "cmpuishown";
   var display = !C.gdpr ? "disabled" : C.shown ? "visible" : "hidden";
 
   function decode(s) {

@@ -145,7 +145,7 @@ async def test_a_custom_choice_with_objections() -> None:
     body = await choose(
         middleware,
         action="save",
-        categories=["tcf_p1", "tcf_p3", "tcf_v755", "tcf_o2", "tcf_o10"],
+        categories=["advertising", "tcf_p1", "tcf_p3", "tcf_v755", "tcf_o2", "tcf_o10"],
     )
     model = decode(body["consent"]["tc_string"])
     assert model.purpose_consents == frozenset({1, 3})
@@ -156,8 +156,10 @@ async def test_a_custom_choice_with_objections() -> None:
 
 async def test_advertising_needs_google_and_storage() -> None:
     middleware, _ = tcf_gate()
-    body = await choose(middleware, action="save", categories=["tcf_p1", "tcf_v1"])
+    body = await choose(middleware, action="save", categories=["advertising", "tcf_p1", "tcf_v1"])
     assert "advertising" not in body["consent"]["granted"]
+    body = await choose(middleware, action="save", categories=["tcf_p1", "tcf_v755"])
+    assert "advertising" not in body["consent"]["granted"]  # never granted unasked
 
 
 async def test_a_decided_page_carries_the_tc_string_and_the_consent_exposes_it() -> None:
@@ -236,13 +238,15 @@ def test_limited_ads_before_a_choice_are_refused_in_tcf_mode() -> None:
         make_settings(tcf=tcf_settings(), ads={"provider": "gpt", "before_choice": "limited"})
 
 
-def test_additional_consent_follows_the_advertising_grant() -> None:
+def test_advertising_needs_purpose_one_and_google() -> None:
     gvl = load_gvl(SYNTHETIC, ["en"])
     offer = TcfOffer.build(
         gvl=gvl, vendors=[755], cmp_id=300, cmp_version=1, publisher_country="DE", google_atps=[89]
     )
     assert offer.refine("reject_all", frozenset()) == frozenset()
-    assert "advertising" in offer.refine("accept_all", frozenset({"tcf_p1", "tcf_v755"}))
+    both = frozenset({"advertising", "tcf_p1", "tcf_v755"})
+    assert offer.refine("accept_all", both) == both
+    assert offer.refine("save", both - {"tcf_v755"}) == {"tcf_p1"}
 
 
 def test_the_cmp_script_cannot_be_broken_out_of() -> None:

@@ -52,6 +52,9 @@ _SENTENCES: dict[str, dict[str, str]] = {
         "days": "{days} days",
         "unknown": "a period it does not state",
         "none": "none",
+        "advertising": "Loads the ad tags of the partners listed below. They only take effect "
+        "together with consent to storing information on a device and to Google as a partner, "
+        "and use only what you allow for each purpose and partner.",
     },
     "de": {
         "intro": (
@@ -74,6 +77,9 @@ _SENTENCES: dict[str, dict[str, str]] = {
         "days": "{days} Tage",
         "unknown": "für eine nicht angegebene Dauer",
         "none": "keine",
+        "advertising": "Lädt die Werbe-Tags der unten genannten Partner. Sie wirken nur zusammen "
+        "mit der Einwilligung in das Speichern von Informationen auf einem Gerät und in Google "
+        "als Partner und nutzen nur, was Sie je Zweck und Partner erlauben.",
     },
 }
 
@@ -210,7 +216,7 @@ class TcfOffer:
     def _texts(self, language: str) -> dict[str, str]:
         words = _sentences(language)
         gvl_texts = self.gvl.texts(language)
-        out: dict[str, str] = {}
+        out: dict[str, str] = {f"cat_{ADVERTISING}_desc": words["advertising"]}
         listed = self._first_layer(gvl_texts)
         out["intro"] = (
             words["intro"].replace("{count}", str(len(self.vendors)))
@@ -285,9 +291,10 @@ class TcfOffer:
     def refine(self, action: str, granted: frozenset[str]) -> frozenset[str]:
         """The categories a TCF choice grants.
 
-        "Accept all" and "Reject all" leave legitimate interest standing (no objection);
-        ``advertising`` follows consent to purpose 1 and to Google (or, without Google among
-        the vendors, to any vendor), so Google's tags wait for a TC string that allows them.
+        "Accept all" and "Reject all" leave legitimate interest standing (no objection).
+        ``advertising`` (which loads Google's ad tags) stays granted only when the TCF choice
+        also consents to purpose 1 and to Google (or, without Google among the vendors, to
+        some vendor): the tags then find a TC string that allows them.
         """
         objections = {objection_category(p) for p in self.li_purposes}
         if action != "save":
@@ -298,7 +305,7 @@ class TcfOffer:
             else any(vendor_category(v) in granted for v in self.vendors)
         )
         if purpose_category(1) in granted and google:
-            return granted | {ADVERTISING}
+            return granted
         return granted - {ADVERTISING}
 
     def model(self, granted: frozenset[str], decided_at: datetime, language: str) -> TCModel:

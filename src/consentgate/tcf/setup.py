@@ -115,6 +115,9 @@ def prepare_tcf(
             )
         )
     texts = offer.texts(settings.banner.languages)
+    if not any(c.name == "advertising" for c in settings.categories):
+        for own in texts.values():
+            own.pop("cat_advertising_desc", None)
     for lang, own in settings.banner.texts.items():  # the site's own overrides win
         texts[lang] = {**texts.get(lang, {}), **own}
     banner = settings.banner.model_copy(update={"texts": texts})

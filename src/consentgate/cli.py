@@ -72,7 +72,14 @@ def cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
     except ImportError:
         print("error: the demo needs extras: pip install 'consentgate[demo]'", file=sys.stderr)
         return 2
-    return serve(host=args.host, port=args.port, country=args.country, config=args.config, out=out)
+    return serve(
+        host=args.host,
+        port=args.port,
+        country=args.country,
+        config=args.config,
+        tcf=args.tcf,
+        out=out,
+    )
 
 
 def _ledger_url(args: argparse.Namespace) -> tuple[str, ConsentSettings]:
@@ -139,6 +146,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--port", type=int, default=8000)
     demo.add_argument("--country", help="simulate visitors from this country (e.g. DE, US)")
     demo.add_argument("--config", help="TOML settings file")
+    demo.add_argument(
+        "--tcf", action="store_true", help="IAB TCF mode with the bundled synthetic vendor list"
+    )
     demo.set_defaults(func=cmd_demo)
 
     keygen = sub.add_parser("keygen", help="print a new signing key")

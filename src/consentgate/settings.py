@@ -149,6 +149,21 @@ def _split_list(value: Any) -> Any:
 StrList = Annotated[list[str], NoDecode]
 
 
+def _country_or_none(value: str | None) -> str | None:
+    """An optional two-letter country code, upper-cased; empty means ``None``."""
+    if value is None or value == "":
+        return None
+    if not _COUNTRY.match(value.upper()):
+        raise ValueError("must be a two-letter ISO country code such as 'DE'")
+    return value.upper()
+
+
+def _cookie_name(value: str) -> str:
+    if not _COOKIE_NAME.match(value):
+        raise ValueError("must be a cookie name (letters, digits, '-', '_', '.')")
+    return value
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -321,18 +336,12 @@ class TcfSettings(_Model):
     @field_validator("publisher_country")
     @classmethod
     def _publisher_country(cls, value: str | None) -> str | None:
-        if value is None or value == "":
-            return None
-        if not _COUNTRY.match(value.upper()):
-            raise ValueError("must be a two-letter ISO country code such as 'DE'")
-        return value.upper()
+        return _country_or_none(value)
 
     @field_validator("cookie_name")
     @classmethod
-    def _cookie_name(cls, value: str) -> str:
-        if not _COOKIE_NAME.match(value):
-            raise ValueError("must be a cookie name (letters, digits, '-', '_', '.')")
-        return value
+    def _tcf_cookie_name(cls, value: str) -> str:
+        return _cookie_name(value)
 
     def problems(self) -> list[str]:
         """What is missing for TCF mode to start (empty when disabled or complete)."""
@@ -524,11 +533,7 @@ class ConsentSettings(BaseSettings):
     @field_validator("force_country")
     @classmethod
     def _force_country(cls, value: str | None) -> str | None:
-        if value is None or value == "":
-            return None
-        if not _COUNTRY.match(value.upper()):
-            raise ValueError("must be a two-letter ISO country code such as 'DE'")
-        return value.upper()
+        return _country_or_none(value)
 
     @field_validator("trusted_proxies")
     @classmethod
@@ -582,9 +587,7 @@ class ConsentSettings(BaseSettings):
     @field_validator("cookie_name")
     @classmethod
     def _cookie_name(cls, value: str) -> str:
-        if not _COOKIE_NAME.match(value):
-            raise ValueError("must be a cookie name (letters, digits, '-', '_', '.')")
-        return value
+        return _cookie_name(value)
 
     @field_validator("cookie_domain")
     @classmethod

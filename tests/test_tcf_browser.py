@@ -351,3 +351,23 @@ def test_axe_finds_no_serious_or_critical_violation_on_both_layers(
             if item["impact"] in ("serious", "critical")
         ]
         assert bad == [], (step, bad)
+
+
+def test_reopening_the_dialog_tells_listeners_the_ui_is_shown(
+    base_url: str, visitor: Callable[..., Visitor]
+) -> None:
+    v = visitor()
+    v.page.goto(base_url + "/")
+    v.page.click("#consentgate-reject")
+    v.page.goto(base_url + "/")
+    v.page.evaluate(LISTEN)
+    v.page.click("#consentgate-reopen")
+    v.page.wait_for_function("window.events.length >= 2")
+    assert [e["status"] for e in v.events()] == ["tcloaded", "cmpuishown"]
+    assert v.call("ping")["value"]["displayStatus"] == "visible"
+    v.page.locator('input[value="tcf_v755"]').check()  # the dialog opens on its second layer
+    v.page.click("#consentgate-save")
+    v.page.wait_for_function("window.events.length >= 3")
+    last = v.events()[-1]
+    assert last["status"] == "useractioncomplete"
+    assert 755 in decode(last["tc"]).vendor_consents

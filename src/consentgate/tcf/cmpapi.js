@@ -78,17 +78,29 @@
       (location.protocol === "https:" ? "; Secure" : "");
   }
 
+  function notify(status) {
+    last = status;
+    for (var id in listeners) {
+      if (Object.prototype.hasOwnProperty.call(listeners, id)) listeners[id](data(last, +id), true);
+    }
+  }
+
   d.addEventListener("consentgate:change", function (e) {
     var c = (e && e.detail) || {};
     if (!C.gdpr) return;
     tc = c.tc_string || tc;
     C.ads = (c.granted || []).indexOf("advertising") >= 0;
-    last = "useractioncomplete";
     display = "hidden";
     store();
-    for (var id in listeners) {
-      if (Object.prototype.hasOwnProperty.call(listeners, id)) listeners[id](data(last, +id), true);
-    }
+    notify("useractioncomplete");
+  });
+
+  // The visitor reopens the dialog ("Privacy settings"): the CMP UI is shown again.
+  d.addEventListener("click", function (e) {
+    var t = e.target;
+    if (!C.gdpr || !t || !t.closest || !t.closest("[data-consentgate-open]")) return;
+    display = "visible";
+    notify("cmpuishown");
   });
 
   // Frames ask through postMessage; they find this window by the __tcfapiLocator frame.

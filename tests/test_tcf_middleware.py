@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import logging
 import re
@@ -278,3 +280,22 @@ async def test_pages_keep_their_tc_string_per_visitor() -> None:
             strings.append(cmp_config((await c.get("/", headers=PAGE_HEADERS)).text)["tc"])
     assert strings[0] != strings[1]
     assert decode(strings[1]).purpose_consents == frozenset()
+
+
+async def test_a_strict_csp_gets_the_hash_of_the_cmp_script() -> None:
+    headers = [
+        (b"content-type", b"text/html; charset=utf-8"),
+        (b"content-security-policy", b"script-src 'self'"),
+    ]
+    middleware = ConsentMiddleware(
+        html_app(headers=headers),
+        settings=make_settings(tcf=tcf_settings()),
+        ledger=MemoryLedger(),
+        country_database=FakeGeo(),
+    )
+    async with client(middleware) as c:
+        answer = await c.get("/", headers=PAGE_HEADERS)
+    script = re.search(r"<script>(\(function \(w, d, C\).*?)</script>", answer.text, re.S)
+    assert script is not None
+    digest = base64.b64encode(hashlib.sha256(script.group(1).encode()).digest()).decode()
+    assert f"'sha256-{digest}'" in answer.headers["content-security-policy"]

@@ -299,3 +299,20 @@ async def test_a_strict_csp_gets_the_hash_of_the_cmp_script() -> None:
     assert script is not None
     digest = base64.b64encode(hashlib.sha256(script.group(1).encode()).digest()).decode()
     assert f"'sha256-{digest}'" in answer.headers["content-security-policy"]
+
+
+async def test_render_ids_stay_bounded_and_pages_stay_right(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import consentgate.middleware
+
+    monkeypatch.setattr(consentgate.middleware, "_CACHE_LIMIT", 2)
+    middleware, _ = tcf_gate()
+    choices = [["tcf_p1"], ["tcf_p2"], ["tcf_p3"], ["tcf_p1"]]
+    for chosen in choices:
+        async with client(middleware) as c:
+            await c.post("/_consent", data={"action": "save", "categories": chosen}, headers=ORIGIN)
+            page = (await c.get("/", headers=PAGE_HEADERS)).text
+        expected = {int(chosen[0].removeprefix("tcf_p"))}
+        assert decode(cmp_config(page)["tc"]).purpose_consents == expected
+        assert len(middleware._render_ids) <= 2

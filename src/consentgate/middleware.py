@@ -11,6 +11,7 @@ import asyncio
 import fnmatch
 import functools
 import html
+import itertools
 import logging
 import math
 import re
@@ -210,6 +211,7 @@ class ConsentMiddleware:
         ] = {}
         self._visits: dict[tuple[object, ...], Visit] = {}
         self._render_ids: dict[RenderKey, int] = {}
+        self._render_counter = itertools.count()
         self._languages: dict[bytes | None, str] = {}
         self._page_requests: dict[tuple[bytes | None, bytes | None], bool] = {}
         # Behind a trusted proxy these headers decide who the client is, so they key visits.
@@ -387,7 +389,14 @@ class ConsentMiddleware:
             if len(self._consents) >= _CACHE_LIMIT:
                 self._consents.clear()
             # Consents that render alike share one small id: a cheap snippet-cache key.
-            render = self._render_ids.setdefault(_render_key(consent), len(self._render_ids))
+            render_key = _render_key(consent)
+            render = self._render_ids.get(render_key)
+            if render is None:
+                # Bounded (TC strings make many keys); ids are never reused, so a visit that
+                # still holds a dropped id only misses the snippet cache.
+                if len(self._render_ids) >= _CACHE_LIMIT:
+                    self._render_ids.clear()
+                render = self._render_ids[render_key] = next(self._render_counter)
             cached = self._consents[key] = (consent, deadline, cookie, resign, render)
         consent, deadline, cookie, resign, render = cached
         keeps = self.undeclared != "block" and self._optional <= consent.granted

@@ -316,3 +316,40 @@ async def test_render_ids_stay_bounded_and_pages_stay_right(
         expected = {int(chosen[0].removeprefix("tcf_p"))}
         assert decode(cmp_config(page)["tc"]).purpose_consents == expected
         assert len(middleware._render_ids) <= 2
+
+
+def big_gvl(tmp_path: Path, count: int) -> Path:
+    copy = tmp_path / "gvl"
+    shutil.copytree(SYNTHETIC, copy)
+    data = json.loads((copy / "vendor-list.json").read_text())
+    template = data["vendors"]["755"]
+    data["vendors"] = {
+        str(i): template | {"id": i, "name": f"Vendor {i}"} for i in range(1000, 1000 + count)
+    }
+    (copy / "vendor-list.json").write_text(json.dumps(data))
+    return copy
+
+
+async def test_the_signed_cookie_fits_with_the_largest_vendor_list(tmp_path: Path) -> None:
+    vendors = list(range(1000, 1300))
+    middleware, _ = tcf_gate(
+        tcf=tcf_settings(vendors=vendors, gvl_path=str(big_gvl(tmp_path, 300)))
+    )
+    body = await choose(middleware, action="accept_all")
+    signed = next(v for v in body["_cookies"] if v.startswith("consentgate="))
+    assert len(signed) < 4096
+    assert decode(body["consent"]["tc_string"]).vendor_consents == frozenset(vendors)
+
+
+def test_more_vendors_than_a_cookie_holds_are_refused() -> None:
+    with pytest.raises(ConfigError, match=r"tcf\.vendors: at most 300 vendors"):
+        make_settings(tcf=tcf_settings(vendors=list(range(1, 302))))
+
+
+def test_own_categories_that_clash_with_tcf_ones_are_refused() -> None:
+    own = [
+        {"name": "necessary", "required": True, "code": "n"},
+        {"name": "extras", "code": "p1"},
+    ]
+    with pytest.raises(ConfigError, match="tcf_p1"):
+        tcf_gate(categories=own)

@@ -126,6 +126,7 @@ _HOST = re.compile(
     r"^(?=.{1,253}$)[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$"
 )
 _MIN_KEY_LENGTH = 32
+_MAX_TCF_VENDORS = 300
 _SECRET_FIELDS = frozenset({"secret_keys"})
 
 _toml_path: contextvars.ContextVar[Path | None] = contextvars.ContextVar(
@@ -323,6 +324,11 @@ class TcfSettings(_Model):
         for vendor in value:
             if not 1 <= vendor <= 65535:
                 raise ValueError(f"{vendor} is not a GVL vendor id (1 to 65535; Google is 755)")
+        if len(set(value)) > _MAX_TCF_VENDORS:
+            raise ValueError(
+                f"at most {_MAX_TCF_VENDORS} vendors: the signed consent cookie holds a choice "
+                "per vendor and browsers keep 4 KB per cookie; list only the vendors you use"
+            )
         return sorted(set(value))
 
     @field_validator("google_atps")

@@ -18,7 +18,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
-from ..banner import CategoryInfo, ServiceInfo
 from ..consent import Consent
 from .cmp import CmpState, cmp_script
 from .codec import LI_FORBIDDEN_PURPOSES, TCModel, encode
@@ -184,30 +183,6 @@ class TcfOffer:
             *(objection_category(p) for p in self.li_purposes),
             *(vendor_category(v) for v in self.vendors),
         ]
-
-    def categories(self) -> list[CategoryInfo]:
-        """The banner's view of the TCF categories; titles come from :meth:`texts`."""
-        infos = [CategoryInfo(name, False, None, None, ()) for name in self.category_names()]
-        by_name = {info.name: info for info in infos}
-        for v in self.vendors:
-            vendor = self.gvl.vendors[v]
-            name = vendor_category(v)
-            by_name[name] = CategoryInfo(
-                name,
-                False,
-                None,
-                None,
-                (
-                    ServiceInfo(
-                        name=vendor.name,
-                        description="",
-                        vendor=vendor.name,
-                        privacy_url=vendor.privacy_url,
-                        cookies=(),
-                    ),
-                ),
-            )
-        return [by_name[info.name] for info in infos]
 
     def texts(self, languages: Sequence[str]) -> dict[str, dict[str, str]]:
         """Banner text overrides per language: the TCF intro and every TCF category's texts."""

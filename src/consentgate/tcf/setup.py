@@ -99,10 +99,15 @@ def prepare_tcf(
         )
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
-    categories = [
-        *settings.categories,
-        *(Category(name=name, code=name.removeprefix("tcf_")) for name in offer.category_names()),
-    ]
+    added = [Category(name=name, code=name.removeprefix("tcf_")) for name in offer.category_names()]
+    taken = {c.name for c in settings.categories} | {c.cookie_code for c in settings.categories}
+    clash = sorted(c.name for c in added if c.name in taken or c.cookie_code in taken)
+    if clash:
+        raise ConfigError(
+            f"categories: {', '.join(clash)} (or their cookie codes) are used by TCF mode; "
+            "rename your own categories or codes"
+        )
+    categories = [*settings.categories, *added]
     services = [*settings.services]
     for vendor_id in offer.vendors:
         vendor = gvl.vendors[vendor_id]

@@ -230,3 +230,30 @@ def test_reference_rejects_what_ours_rejects_for_cmp_id() -> None:
     sample = decode(run_reference([{"encode": reference_spec(rnd)}])[0]["tcString"])
     with pytest.raises(ValueError, match="CmpId"):
         encode(replace(sample, cmp_id=1))
+
+
+def test_strings_made_from_visitor_choices_decode_in_the_reference() -> None:
+    from consentgate.tcf.gvl import load_gvl, synthetic_gvl_path
+    from consentgate.tcf.offer import TcfOffer
+
+    offer = TcfOffer.build(
+        gvl=load_gvl(synthetic_gvl_path(), ["en"]),
+        vendors=[1, 2, 3, 8, 755, 1000],
+        cmp_id=300,
+        cmp_version=4,
+        publisher_country="IE",
+    )
+    every = frozenset(offer.category_names())
+    choices = [
+        offer.refine("accept_all", every),
+        offer.refine("reject_all", frozenset()),
+        offer.refine("save", frozenset({"tcf_p1", "tcf_p3", "tcf_v755", "tcf_o2", "tcf_sf1"})),
+    ]
+    when = datetime(2026, 3, 2, 15, 30, tzinfo=UTC)
+    models = [offer.model(granted, when, "de") for granted in choices]
+    answers = run_reference([{"decode": encode(m)} for m in models])
+    for model, answer in zip(models, answers, strict=True):
+        assert reference_fields(answer) == fields_of(model)
+    assert reference_fields(answers[0])["vendorConsents"] == [1, 2, 3, 8, 755, 1000]
+    assert reference_fields(answers[1])["purposeConsents"] == []
+    assert reference_fields(answers[2])["purposeLegitimateInterests"] == [7, 8, 9, 10]

@@ -129,6 +129,7 @@ async def test_accept_all_makes_a_tc_string_with_every_consent() -> None:
     assert f"euconsent-v2={tc_string}; Path=/" in " ".join(body["_cookies"])
     assert "advertising" in body["consent"]["granted"]
     assert ledger.records[-1].granted[-1] == "tcf_v755"
+    assert ledger.records[-1].tc_string == tc_string
 
 
 async def test_reject_all_keeps_legitimate_interest_and_refuses_consents() -> None:

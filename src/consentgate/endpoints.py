@@ -534,7 +534,7 @@ class ConsentEndpoints:
             (b"set-cookie", value)
             for value in expire_cookies(present, self.services, refused, visit.client.host)
         ]
-        self._record(visit, action.value, state.consent_id, granted)
+        self._record(visit, action.value, state.consent_id, granted, consent.tc_string)
         headers.append(_NO_STORE)
         if wants_json:
             await send_response(
@@ -545,7 +545,14 @@ class ConsentEndpoints:
             headers.append((b"location", target.encode("latin-1")))
             await send_response(send, 303, b"", headers=headers)
 
-    def _record(self, visit: Visit, action: str, consent_id: str, granted: frozenset[str]) -> None:
+    def _record(
+        self,
+        visit: Visit,
+        action: str,
+        consent_id: str,
+        granted: frozenset[str],
+        tc_string: str | None = None,
+    ) -> None:
         lang = self.banner.language(_text(visit.headers.get(b"accept-language")))
         bundle_hash = self.banner.bundle_hash(lang)
         try:
@@ -562,6 +569,7 @@ class ConsentEndpoints:
                     gpc=visit.gpc,
                     language=lang,
                     bundle_hash=bundle_hash,
+                    tc_string=tc_string,
                 )
             )
         except Exception:  # the visitor's choice stands even if the ledger misbehaves

@@ -5,6 +5,8 @@ cd "$(dirname "$0")/.."
 BIN=.venv/bin
 
 bash scripts/setup-system.sh
+# The IAB reference TCF library for the codec cross-check, exactly as pinned in its lockfile.
+npm ci --prefix tests/tcf_reference --no-audit --no-fund --silent
 "$BIN/ruff" check src tests bench examples
 "$BIN/ruff" format --check src tests bench examples
 "$BIN/mypy" --strict src examples

@@ -10,10 +10,16 @@ import httpx
 import pytest
 from playwright.sync_api import Browser
 
+from hypothesis import settings as hypothesis_settings
+
 from consentgate import ConsentMiddleware, ConsentSettings
 from consentgate.ledger import MemoryLedger
 
 from .live import chromium
+
+# Property tests judge behaviour, never speed: no per-example deadline (a loaded machine is slow).
+hypothesis_settings.register_profile("consentgate", deadline=None)
+hypothesis_settings.load_profile("consentgate")
 
 KEY = "test-key-0123456789-0123456789-0123456789"
 OLD_KEY = "old-key-0123456789-0123456789-0123456789"

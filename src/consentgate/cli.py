@@ -1,4 +1,4 @@
-"""The ``consentgate`` command: demo, keygen, check-config, geoip and ledger tools.
+"""The ``consentgate`` command: demo, keygen, check-config, geoip, ledger and tcf tools.
 
 Errors print one line; exit code 2 for usage and configuration errors, 1 for runtime failures.
 """
@@ -77,7 +77,14 @@ def cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
     except ImportError:
         print("error: the demo needs extras: pip install 'consentgate[demo]'", file=sys.stderr)
         return 2
-    return serve(host=args.host, port=args.port, country=args.country, config=args.config, out=out)
+    return serve(
+        host=args.host,
+        port=args.port,
+        country=args.country,
+        config=args.config,
+        tcf=args.tcf,
+        out=out,
+    )
 
 
 def _ledger_url(args: argparse.Namespace) -> tuple[str, ConsentSettings]:
@@ -117,6 +124,23 @@ def cmd_ledger(args: argparse.Namespace, out: TextIO) -> int:
     return asyncio.run(coro)
 
 
+def cmd_tcf(args: argparse.Namespace, out: TextIO) -> int:
+    """Run ``consentgate tcf update-gvl``: download, validate and install the GVL."""
+    from .tcf.update import DEFAULT_GVL_URL, update_gvl
+
+    settings = _settings(args.config)
+    target = args.out or settings.tcf.gvl_path
+    if target is None:
+        raise ConfigError("tcf.gvl_path: not set — give --out DIR or set tcf.gvl_path")
+    update_gvl(
+        url=args.url or DEFAULT_GVL_URL,
+        out=Path(target),
+        languages=settings.banner.languages,
+        report=out,
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``consentgate`` command."""
     parser = argparse.ArgumentParser(prog="consentgate", description=__doc__)
@@ -127,6 +151,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--port", type=int, default=8000)
     demo.add_argument("--country", help="simulate visitors from this country (e.g. DE, US)")
     demo.add_argument("--config", help="TOML settings file")
+    demo.add_argument(
+        "--tcf", action="store_true", help="IAB TCF mode with the bundled synthetic vendor list"
+    )
     demo.set_defaults(func=cmd_demo)
 
     keygen = sub.add_parser("keygen", help="print a new signing key")
@@ -162,6 +189,14 @@ def build_parser() -> argparse.ArgumentParser:
         for child in lsub.choices.values():
             child.add_argument(f"--{name}", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     ledger.set_defaults(func=cmd_ledger)
+
+    tcf = sub.add_parser("tcf", help="IAB TCF tools: update-gvl")
+    tsub = tcf.add_subparsers(dest="tcf_command", required=True)
+    update = tsub.add_parser("update-gvl", help="download the GVL and its translations")
+    update.add_argument("--url", help="base URL of the GVL v3 (default: IAB Europe's)")
+    update.add_argument("--out", type=Path, help="directory (default: the tcf.gvl_path setting)")
+    update.add_argument("--config", help="TOML settings file")
+    update.set_defaults(func=cmd_tcf)
     return parser
 
 

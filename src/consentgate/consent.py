@@ -45,6 +45,8 @@ class Consent:
     prefill: frozenset[str] = field(default_factory=frozenset)
     #: True when ``Sec-GPC: 1`` takes away ad personalization (SPEC: ``honor_gpc``).
     gpc_opt_out: bool = False
+    #: The IAB TCF TC string of this consent (TCF mode, regulated and decided visitors only).
+    tc_string: str | None = None
 
     def allows(self, category: str) -> bool:
         """Whether ``category`` (e.g. ``"analytics"``) is granted."""
@@ -81,4 +83,5 @@ class Consent:
             "show_banner": self.show_banner,
             "prefill": sorted(self.prefill),
             "google_consent_mode": self.google_consent_mode(),
+            "tc_string": self.tc_string,
         }

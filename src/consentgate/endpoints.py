@@ -30,6 +30,7 @@ from .integrations import ServiceSpec
 from .ledger import ConsentRecord, Ledger
 from .policy import Action, AdRules, Offer, choose, decide
 from .proxy import ClientInfo
+from .tcf.setup import TcfRuntime
 from .visit import Visit
 
 __all__ = [
@@ -365,6 +366,7 @@ class ConsentEndpoints:
         allowed_origins: Iterable[str],
         limiter: RateLimiter,
         clock: Callable[[], float] = time.time,
+        tcf: TcfRuntime | None = None,
     ) -> None:
         self.path = endpoint_path
         self.offer = offer
@@ -378,6 +380,7 @@ class ConsentEndpoints:
         self.allowed = frozenset(allowed_origins)
         self.limiter = limiter
         self.clock = clock
+        self.tcf = tcf
         self._prefix = endpoint_path + "/"
         self._assets_prefix = endpoint_path + "/assets/"
         self._proxy_hint_logged = False
@@ -608,6 +611,8 @@ class ConsentEndpoints:
         if unknown:
             raise _Reject(400, "unknown_category", ", ".join(unknown))
         granted = choose(self.offer, action, requested)
+        if self.tcf is not None:  # TCF: objections and the advertising grant
+            granted = self.tcf.refine(action.value, granted)
         now = self.clock()
         state = CookieState(
             consent_id=visit.consent.consent_id or new_consent_id(),
@@ -634,6 +639,10 @@ class ConsentEndpoints:
                 self.writer.consent(self.codec.dumps(state), self.codec.max_age, https=https),
             )
         ]
+        if self.tcf is not None:  # TCF: the TC string, in the consent and its own cookie
+            consent = self.tcf.annotate(consent)
+            if consent.tc_string:
+                headers.append((b"set-cookie", self.tcf.cookie(consent.tc_string, https=https)))
         refused = frozenset(self.offer.categories) - granted
         present = cookie_names(_text(visit.headers.get(b"cookie")) or "")
         expiring = expire_cookies(
@@ -651,10 +660,17 @@ class ConsentEndpoints:
         else:
             status, body, content_type = 303, b"", _PLAIN
             headers.append((b"location", location(fields.get("next", ["/"])[0])))
-        self._record(visit, action.value, state.consent_id, granted)
+        self._record(visit, action.value, state.consent_id, granted, consent.tc_string)
         await send_response(send, status, body, content_type=content_type, headers=headers)
 
-    def _record(self, visit: Visit, action: str, consent_id: str, granted: frozenset[str]) -> None:
+    def _record(
+        self,
+        visit: Visit,
+        action: str,
+        consent_id: str,
+        granted: frozenset[str],
+        tc_string: str | None = None,
+    ) -> None:
         lang = self.banner.language(_text(visit.headers.get(b"accept-language")))
         bundle_hash = self.banner.bundle_hash(lang)
         try:
@@ -671,6 +687,7 @@ class ConsentEndpoints:
                     gpc=visit.gpc,
                     language=lang,
                     bundle_hash=bundle_hash,
+                    tc_string=tc_string,
                 )
             )
         except Exception:  # the visitor's choice stands even if the ledger misbehaves
@@ -682,6 +699,8 @@ class ConsentEndpoints:
         consent_id = visit.cookie.consent_id if visit.cookie is not None else None
         https = visit.client.scheme == "https"
         headers = [(b"set-cookie", self.writer.clear_consent(https=https)), _NO_STORE]
+        if self.tcf is not None:  # TCF: the TC string goes with the consent
+            headers.append((b"set-cookie", self.tcf.expired_cookie(https=https)))
         if not wants_json:  # the whole answer is ready before anything is erased
             headers.append((b"location", location(fields.get("next", ["/"])[0])))
         erased = await self._ledger_call(self.ledger.erase, consent_id) if consent_id else 0

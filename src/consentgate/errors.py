@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["ConfigError", "ConsentGateError", "GeoIPError", "LedgerError"]
+__all__ = ["ConfigError", "ConsentGateError", "GeoIPError", "LedgerError", "TCStringError"]
 
 
 class ConsentGateError(Exception):
@@ -26,3 +26,7 @@ class GeoIPError(ConsentGateError):
 
 class LedgerError(ConsentGateError):
     """The consent ledger cannot do what was asked (bad URL, unreachable database, ...)."""
+
+
+class TCStringError(ConsentGateError, ValueError):
+    """A TCF TC string cannot be encoded or decoded; the message says which field and why."""

@@ -30,6 +30,7 @@ from .proxy import ProxyResolver
 from .response import CookieFilter, Responder
 from .scope import check_mounting  # mounting check
 from .settings import ConsentSettings
+from .tcf.setup import prepare_tcf
 from .visit import Visit, VisitResolver, find_cookie, request_headers
 
 __all__ = ["ConsentMiddleware", "find_cookie"]
@@ -70,7 +71,10 @@ class ConsentMiddleware:
     ) -> None:
         check_mounting(app)  # mounting check: Litestar's per-route middleware is refused
         self.app = app
-        self.settings = settings = settings if settings is not None else ConsentSettings()
+        settings = settings if settings is not None else ConsentSettings()
+        # TCF: its choices become categories; self.tcf makes TC strings (None when off).
+        settings, self.tcf = prepare_tcf(settings)
+        self.settings = settings
         self.clock = clock
         keys = settings.require_secret_keys()
         for warning in settings.warnings():
@@ -111,6 +115,7 @@ class ConsentMiddleware:
             rules=self.rules,
             optional=frozenset(c.name for c in settings.categories),
             filters_cookies=settings.undeclared_cookies == "block",
+            annotate=self.tcf.annotate if self.tcf is not None else None,
             clock=clock,
         )
         writer = CookieWriter(
@@ -142,12 +147,14 @@ class ConsentMiddleware:
             allowed_origins=settings.allowed_origins,
             limiter=RateLimiter(settings.rate_limit_per_minute),
             clock=clock,
+            tcf=self.tcf,
         )
         self.page = PageRenderer(
             banner=self.banner,
             google=GoogleTags(google),
             services=self.services,
             tracker_hosts=_tracker_hosts(self.services),
+            head_first=self.tcf.head_html if self.tcf is not None else None,
         )
         self.responder = Responder(
             page=self.page,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 import html
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 from .banner import Banner
@@ -83,10 +83,12 @@ class PageRenderer:
         google: GoogleTags,
         services: Sequence[ServiceSpec],
         tracker_hosts: Mapping[str, str],
+        head_first: Callable[[Consent], str] | None = None,
     ) -> None:
         self.banner = banner
         self.google = google
         self.hosts = dict(tracker_hosts)
+        self.head_first = head_first
         self._service_scripts = [
             (s.category, "".join(s.scripts), inert_scripts("".join(s.scripts), s.category))
             for s in services
@@ -130,6 +132,8 @@ class PageRenderer:
         """Render the head and body snippets for ``consent`` on the page at ``path``."""
         head_js = self.google.head_script(consent)
         head = f"<script>{head_js}</script>" if head_js else ""
+        if self.head_first is not None:  # e.g. the TCF CMP API, before any other script
+            head = self.head_first(consent) + head
         review = consent.show_banner and consent.consent_id is not None
         tags = [self.google.body_tags(consent)]
         for category, active, inert in self._service_scripts:

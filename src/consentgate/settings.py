@@ -39,6 +39,7 @@ __all__ = [
     "Category",
     "ConsentSettings",
     "Service",
+    "TcfSettings",
 ]
 
 EU_MEMBERS = [
@@ -126,6 +127,7 @@ _HOST = re.compile(
     r"^(?=.{1,253}$)[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$"
 )
 _MIN_KEY_LENGTH = 32
+_MAX_TCF_VENDORS = 300
 _SECRET_FIELDS = frozenset({"secret_keys"})
 
 _toml_path: contextvars.ContextVar[Path | None] = contextvars.ContextVar(
@@ -147,6 +149,21 @@ def _split_list(value: Any) -> Any:
 
 
 StrList = Annotated[list[str], NoDecode]
+
+
+def _country_or_none(value: str | None) -> str | None:
+    """An optional two-letter country code, upper-cased; empty means ``None``."""
+    if value is None or value == "":
+        return None
+    if not _COUNTRY.match(value.upper()):
+        raise ValueError("must be a two-letter ISO country code such as 'DE'")
+    return value.upper()
+
+
+def _cookie_name(value: str) -> str:
+    if not _COOKIE_NAME.match(value):
+        raise ValueError("must be a cookie name (letters, digits, '-', '_', '.')")
+    return value
 
 
 class _Model(BaseModel):
@@ -270,6 +287,97 @@ class AnalyticsSettings(_Model):
         return value
 
 
+class TcfSettings(_Model):
+    """IAB TCF v2.3 mode: a TC string for regulated visitors, under the publisher's own CMP id."""
+
+    enabled: bool = False
+    #: The CMP id IAB Europe registered for this site's consent tool (0 and 1 are invalid).
+    cmp_id: int | None = None
+    cmp_version: int = Field(default=1, ge=0, le=4095)
+    #: GVL vendor ids the site works with, e.g. ``[755]`` (Google Advertising Products).
+    vendors: Annotated[list[int], NoDecode] = Field(default_factory=list)
+    #: Directory with ``vendor-list.json`` and ``purposes-{lang}.json`` (``consentgate tcf
+    #: update-gvl`` writes it).
+    gvl_path: Path | None = None
+    #: Country of the publisher's legal jurisdiction (ISO code), written into the TC string.
+    publisher_country: str | None = None
+    #: Google ad technology provider ids for the Additional Consent string (outside the GVL).
+    google_atps: Annotated[list[int], NoDecode] = Field(default_factory=list)
+    cookie_name: str = "euconsent-v2"
+
+    @field_validator("vendors", "google_atps", mode="before")
+    @classmethod
+    def _split(cls, value: Any) -> Any:
+        return _split_list(value)
+
+    @field_validator("cmp_id")
+    @classmethod
+    def _cmp_id(cls, value: int | None) -> int | None:
+        if value is not None and not 2 <= value <= 4095:
+            raise ValueError(
+                "must be the CMP id IAB Europe registered for you, 2 to 4095 (0 and 1 are invalid)"
+            )
+        return value
+
+    @field_validator("vendors")
+    @classmethod
+    def _vendor_ids(cls, value: list[int]) -> list[int]:
+        for vendor in value:
+            if not 1 <= vendor <= 65535:
+                raise ValueError(f"{vendor} is not a GVL vendor id (1 to 65535; Google is 755)")
+        if len(set(value)) > _MAX_TCF_VENDORS:
+            raise ValueError(
+                f"at most {_MAX_TCF_VENDORS} vendors: the signed consent cookie holds a choice "
+                "per vendor and browsers keep 4 KB per cookie; list only the vendors you use"
+            )
+        return sorted(set(value))
+
+    @field_validator("google_atps")
+    @classmethod
+    def _atp_ids(cls, value: list[int]) -> list[int]:
+        for atp in value:
+            if atp < 1:
+                raise ValueError(f"{atp} is not a Google ATP id (positive integers)")
+        return sorted(set(value))
+
+    @field_validator("publisher_country")
+    @classmethod
+    def _publisher_country(cls, value: str | None) -> str | None:
+        return _country_or_none(value)
+
+    @field_validator("cookie_name")
+    @classmethod
+    def _tcf_cookie_name(cls, value: str) -> str:
+        return _cookie_name(value)
+
+    def problems(self) -> list[str]:
+        """What is missing for TCF mode to start (empty when disabled or complete)."""
+        if not self.enabled:
+            return []
+        found = []
+        if self.cmp_id is None:
+            found.append(
+                "tcf.cmp_id: required when tcf.enabled is true — register your consent tool "
+                "with IAB Europe and set the CMP id it gives you"
+            )
+        if self.gvl_path is None:
+            found.append(
+                "tcf.gvl_path: required when tcf.enabled is true — run "
+                "`consentgate tcf update-gvl --out DIR` and set this to DIR"
+            )
+        if self.publisher_country is None:
+            found.append(
+                "tcf.publisher_country: required when tcf.enabled is true — the ISO code of "
+                "the country whose law governs the site, e.g. 'DE'"
+            )
+        if not self.vendors:
+            found.append(
+                "tcf.vendors: required when tcf.enabled is true — list the GVL vendor ids the "
+                "site works with, e.g. [755] for Google"
+            )
+        return found
+
+
 class BannerSettings(_Model):
     """Banner languages, policy link and text overrides."""
 
@@ -358,6 +466,7 @@ class ConsentSettings(BaseSettings):
     url_passthrough: bool = False
     honor_gpc: bool = True
     banner: BannerSettings = Field(default_factory=BannerSettings)
+    tcf: TcfSettings = Field(default_factory=TcfSettings)
     #: Default: a SQLite file in the per-user data directory (:mod:`consentgate.paths`).
     ledger_url: str | None = Field(default_factory=default_ledger_url)
     ip_retention_days: int = Field(30, ge=1, le=60)
@@ -436,11 +545,7 @@ class ConsentSettings(BaseSettings):
     @field_validator("force_country")
     @classmethod
     def _force_country(cls, value: str | None) -> str | None:
-        if value is None or value == "":
-            return None
-        if not _COUNTRY.match(value.upper()):
-            raise ValueError("must be a two-letter ISO country code such as 'DE'")
-        return value.upper()
+        return _country_or_none(value)
 
     @field_validator("trusted_proxies")
     @classmethod
@@ -494,9 +599,7 @@ class ConsentSettings(BaseSettings):
     @field_validator("cookie_name")
     @classmethod
     def _cookie_name(cls, value: str) -> str:
-        if not _COOKIE_NAME.match(value):
-            raise ValueError("must be a cookie name (letters, digits, '-', '_', '.')")
-        return value
+        return _cookie_name(value)
 
     @field_validator("cookie_domain")
     @classmethod
@@ -553,6 +656,14 @@ class ConsentSettings(BaseSettings):
             problems.append("cookie_samesite: 'none' needs cookie_secure true (browsers insist)")
         if self.record_retention_days < self.ip_retention_days:
             problems.append("record_retention_days: must be at least ip_retention_days")
+        problems.extend(self.tcf.problems())
+        if self.tcf.enabled and self.ads.before_choice != "none":
+            problems.append(
+                "ads.before_choice: must be 'none' with tcf.enabled (Google's tags wait for a TC "
+                "string)"
+            )
+        if self.tcf.enabled and self.tcf.cookie_name == self.cookie_name:
+            problems.append("tcf.cookie_name: must differ from cookie_name (use 'euconsent-v2')")
         if problems:
             raise ValueError("\n".join(problems))  # one line per problem (see _describe)
         return self

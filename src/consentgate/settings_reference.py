@@ -95,6 +95,18 @@ DESCRIPTIONS: dict[str, str] = {
     "url_passthrough": "Consent Mode `url_passthrough`.",
     "honor_gpc": "`Sec-GPC: 1` outside regulated countries opts out of personalized ads.",
     "banner": "The banner (a TOML table `[banner]`).",
+    "tcf.enabled": "IAB TCF v2.3 mode: regulated visitors get a TC string and the CMP API "
+    "(`docs/tcf.md`).",
+    "tcf.cmp_id": "The CMP id IAB Europe registered for this site's consent tool (2–4095); "
+    "required when TCF is on.",
+    "tcf.cmp_version": "The version of the consent tool, written into the TC string.",
+    "tcf.vendors": "GVL vendor ids the site works with, e.g. `[755]` (Google).",
+    "tcf.gvl_path": "Directory with `vendor-list.json` and `purposes-{lang}.json` "
+    "(`consentgate tcf update-gvl` writes it).",
+    "tcf.publisher_country": "Country of the publisher's jurisdiction (ISO code), in the TC "
+    "string.",
+    "tcf.google_atps": "Google ad technology provider ids for the Additional Consent string.",
+    "tcf.cookie_name": "The first-party cookie that holds the TC string.",
     "banner.languages": "Banner languages, matched from `Accept-Language`.",
     "banner.default_language": "Language when none matches; one of `banner.languages`.",
     "banner.privacy_policy_url": "Linked from the banner.",

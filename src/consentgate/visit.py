@@ -7,6 +7,7 @@ byte-bounded cache keyed on just the bytes that decide it, for as long as its an
 
 from __future__ import annotations
 
+import itertools
 import math
 import time
 from collections.abc import Callable, Mapping, MutableMapping
@@ -24,7 +25,12 @@ __all__ = ["CACHE_BUDGETS", "Visit", "VisitResolver", "find_cookie", "request_he
 Scope = MutableMapping[str, Any]
 
 #: Byte budgets of the visit caches (README "Security": bounded memory).
-CACHE_BUDGETS = {"visits": 4 << 20, "consents": 2 << 20, "countries": 1 << 20}
+CACHE_BUDGETS = {
+    "visits": 4 << 20,
+    "consents": 2 << 20,
+    "countries": 1 << 20,
+    "render ids": 1 << 20,
+}
 
 _NO_HEADERS: Mapping[bytes, bytes] = {}
 
@@ -77,7 +83,7 @@ def request_headers(scope: Scope) -> dict[bytes, bytes]:
 
 
 #: What the rendered snippets depend on (a Consent's hash would cover every field, slowly).
-RenderKey = tuple[bool, frozenset[str], frozenset[str], str, bool, bool, bool, bool]
+RenderKey = tuple[bool, frozenset[str], frozenset[str], str, bool, bool, bool, bool, str | None]
 
 
 def _render_key(consent: Consent) -> RenderKey:
@@ -90,6 +96,7 @@ def _render_key(consent: Consent) -> RenderKey:
         consent.decided,
         consent.gpc_opt_out,
         consent.consent_id is not None,
+        consent.tc_string,
     )
 
 
@@ -111,6 +118,7 @@ class VisitResolver:
         rules: AdRules,
         optional: frozenset[str],
         filters_cookies: bool,
+        annotate: Callable[[Consent], Consent] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.proxy = proxy
@@ -125,6 +133,7 @@ class VisitResolver:
         self.rules = rules
         self.optional = optional
         self.filters_cookies = filters_cookies
+        self.annotate = annotate
         self.clock = clock
         self._visits: LRUCache[tuple[object, ...], Visit] = LRUCache(
             CACHE_BUDGETS["visits"], name="visits"
@@ -136,8 +145,12 @@ class VisitResolver:
         self._countries: LRUCache[str | None, tuple[str | None]] = LRUCache(
             CACHE_BUDGETS["countries"], name="countries"
         )
-        # The render ids are as many as the offer's distinct consents (a few dozen).
-        self._render_ids: dict[RenderKey, int] = {}
+        # Consents that render alike share one small id, never reused (a visit still holding
+        # a dropped id only misses the snippet cache); TC strings make many of them.
+        self._render_ids: LRUCache[RenderKey, int] = LRUCache(
+            CACHE_BUDGETS["render ids"], name="render ids"
+        )
+        self._render_counter = itertools.count()
         # Behind a trusted proxy these headers decide who the client is, so they key visits.
         self._proxy_headers: tuple[bytes, ...] = ()
         if proxy.enabled:
@@ -200,10 +213,16 @@ class VisitResolver:
                 gpc=gpc,
                 rules=self.rules,
             )
+            if self.annotate is not None:  # e.g. the TC string of this consent
+                consent = self.annotate(consent)
             # The judgement is remembered only for as long as it holds (a cookie dated in the
             # future becomes valid later; a valid one expires).
             deadline = self.codec.holds_until(value, now) if value else math.inf
-            render = self._render_ids.setdefault(_render_key(consent), len(self._render_ids))
+            render_key = _render_key(consent)
+            render = self._render_ids.get(render_key)
+            if render is None:
+                render = next(self._render_counter)
+                self._render_ids.put(render_key, render, size_of(*render_key[1:3], render_key[8]))
             cached = (consent, deadline, cookie, resign, render)
             self._consents.put(key, cached, size_of(value) + 600)
         consent, deadline, cookie, resign, render = cached

@@ -21,9 +21,17 @@ from __future__ import annotations
 import sys
 from typing import TextIO
 
-from .app import CONFIG_PATH, DemoSetup, build_app, create_app, demo_settings
+from .app import CONFIG_PATH, DemoSetup, build_app, create_app, demo_settings, tcf_demo_settings
 
-__all__ = ["CONFIG_PATH", "INSTALL_HINT", "DemoSetup", "create_app", "demo_settings", "serve"]
+__all__ = [
+    "CONFIG_PATH",
+    "INSTALL_HINT",
+    "DemoSetup",
+    "create_app",
+    "demo_settings",
+    "serve",
+    "tcf_demo_settings",
+]
 
 INSTALL_HINT = "pip install 'consentgate[demo]'"
 
@@ -34,6 +42,7 @@ def serve(
     port: int = 8000,
     country: str | None = None,
     config: str | None = None,
+    tcf: bool = False,
     out: TextIO,
 ) -> int:
     """Serve the demo site with uvicorn until interrupted; returns the exit code."""
@@ -42,7 +51,12 @@ def serve(
     except ImportError:
         print(f"error: the demo needs extras: {INSTALL_HINT}", file=sys.stderr)
         return 2
-    setup = demo_settings(config=config)
+    setup = demo_settings(config=config, overrides={"tcf": tcf_demo_settings()} if tcf else None)
+    if tcf:
+        setup.notes.append(
+            "TCF mode with the bundled SYNTHETIC vendor list (made-up vendors, not the IAB "
+            "Global Vendor List) and a placeholder CMP id: for trying the CMP API only"
+        )
     app = build_app(setup.settings, country=country)
     for warning in setup.warnings:
         print(f"warning: {warning}", file=out)

@@ -38,7 +38,14 @@ from ..settings import ConsentSettings
 from .content import ARTICLES, article
 from .simulation import COUNTRY_HEADER, SIMULATED_COUNTRIES, VisitorSimulation
 
-__all__ = ["CONFIG_PATH", "DemoSetup", "build_app", "create_app", "demo_settings"]
+__all__ = [
+    "CONFIG_PATH",
+    "DemoSetup",
+    "build_app",
+    "create_app",
+    "demo_settings",
+    "tcf_demo_settings",
+]
 
 log = logging.getLogger("consentgate.demo")
 
@@ -85,6 +92,24 @@ def cache_dir() -> Path:
             continue
         return candidate
     raise ConfigError("ledger_url: no writable cache directory; set CONSENTGATE_LEDGER_URL")
+
+
+def tcf_demo_settings() -> dict[str, Any]:
+    """``tcf`` settings for ``consentgate demo --tcf``: the bundled synthetic GVL.
+
+    CMP id 4095 is a placeholder; a real site uses the id IAB Europe registers for it.
+    """
+    from ..tcf.gvl import synthetic_gvl_path
+
+    return {
+        "enabled": True,
+        "cmp_id": 4095,
+        "cmp_version": 1,
+        "vendors": [1, 2, 3, 8, 755, 1000],
+        "gvl_path": str(synthetic_gvl_path()),
+        "publisher_country": "DE",
+        "google_atps": [89],
+    }
 
 
 def demo_settings(

@@ -56,6 +56,8 @@ class ConsentRecord:
     bundle_hash: str | None
     created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     ip_prefix: str | None = None
+    #: The IAB TCF TC string the decision made (TCF mode only).
+    tc_string: str | None = None
 
     def __post_init__(self) -> None:
         if self.ip_prefix is None and self.ip is not None:

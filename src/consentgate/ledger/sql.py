@@ -8,7 +8,8 @@ Schema (version :data:`SCHEMA_VERSION`, created by :meth:`SqlLedger.start` /
     ``timestamptz`` in PostgreSQL, ``YYYY-MM-DD HH:MM:SS.ffffff`` text in SQLite, always read
     back as an aware UTC datetime), ``action``, ``granted`` (a JSON array of category names),
     ``revision``, ``country``, ``regulated``, ``ip`` (NULL once ``ip_retention_days`` have
-    passed), ``ip_prefix`` (IPv4 /24, IPv6 /48; kept), ``gpc``, ``language``, ``bundle_hash``.
+    passed), ``ip_prefix`` (IPv4 /24, IPv6 /48; kept), ``gpc``, ``language``, ``bundle_hash``,
+    ``tc_string`` (the IAB TCF TC string in TCF mode; added in place to older databases).
     No user agent, no other personal data. Indexed on ``consent_id`` and ``created_at``.
 
     **Erasures** are rows of this table too: ``action = 'erase'``, ``consent_id`` NULL, and
@@ -76,6 +77,7 @@ from sqlalchemy import (
     event,
     exists,
     func,
+    inspect,
     select,
     update,
 )
@@ -149,6 +151,8 @@ class UtcDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+#: Columns added to ``consent_records`` since schema version 1; start-up adds them in place.
+_ADDED_TEXT_COLUMNS = ("tc_string",)
 #: The ledger's tables (see the module docstring).
 metadata = MetaData()
 #: One row per decision, and one per erasure.
@@ -170,6 +174,8 @@ consent_records = Table(
     Column("language", Text),
     Column("bundle_hash", Text),
     Column("id_hash", Text),
+    # Added after schema version 1 was released: older databases get it at start-up.
+    Column("tc_string", Text),
     CheckConstraint(
         "(action = 'erase' AND consent_id IS NULL AND id_hash IS NOT NULL)"
         " OR (action <> 'erase' AND consent_id IS NOT NULL AND granted IS NOT NULL"
@@ -267,7 +273,14 @@ def _storable(item: Item) -> bool:
     """Whether both databases accept ``item`` as it is: a bad item must not block its batch."""
     if isinstance(item, TextBundle):
         return _text_ok(item.hash) and item.created_at.tzinfo is not None
-    optional = (item.country, item.ip, item.ip_prefix, item.language, item.bundle_hash)
+    optional = (
+        item.country,
+        item.ip,
+        item.ip_prefix,
+        item.language,
+        item.bundle_hash,
+        item.tc_string,
+    )
     return (
         item.action != _ERASE
         and _text_ok(item.consent_id)
@@ -309,6 +322,7 @@ def _record_row(record: ConsentRecord) -> dict[str, Any]:
         "language": record.language,
         "bundle_hash": record.bundle_hash,
         "id_hash": None,
+        "tc_string": record.tc_string,
     }
 
 
@@ -327,7 +341,21 @@ def _record_dict(row: Row[Any]) -> dict[str, Any]:
         "bundle_hash": row.bundle_hash,
         "created_at": row.created_at.isoformat(),
         "ip_prefix": row.ip_prefix,
+        "tc_string": row.tc_string,
     }
+
+
+def _add_missing_columns(conn: Connection) -> None:
+    """Add the nullable text columns that ``consent_records`` gained after schema version 1."""
+    schema = conn.get_execution_options().get("schema_translate_map", {}).get(None)
+    present = {c["name"] for c in inspect(conn).get_columns(consent_records.name, schema=schema)}
+    quote = conn.dialect.identifier_preparer
+    table = quote.quote(consent_records.name)
+    if schema:
+        table = f"{quote.quote_schema(schema)}.{table}"
+    for name in _ADDED_TEXT_COLUMNS:
+        if name not in present:
+            conn.exec_driver_sql(f"ALTER TABLE {table} ADD COLUMN {quote.quote(name)} TEXT")
 
 
 def _default_spool_path(url: URL) -> Path:
@@ -769,6 +797,7 @@ class SqlLedger:
                     if self._pg_schema is not None:
                         await conn.execute(CreateSchema(self._pg_schema, if_not_exists=True))
                 await conn.run_sync(metadata.create_all)
+                await conn.run_sync(_add_missing_columns)
                 await conn.execute(
                     self._insert_meta,
                     [

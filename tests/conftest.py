@@ -8,9 +8,8 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser
-
 from hypothesis import settings as hypothesis_settings
+from playwright.sync_api import Browser
 
 from consentgate import ConsentMiddleware, ConsentSettings
 from consentgate.ledger import MemoryLedger

@@ -181,7 +181,7 @@ class CrawlOptions:
     endpoint_path: str = "/_consent"
     #: How long to wait for the network to go quiet after a load or a click.
     idle_timeout_ms: int = 3_000
-    settle_ms: int = 250
+    settle_ms: int = 100
     page_timeout_ms: int = 20_000
     progress: Callable[[VisitName, int, int, str], None] | None = None
 
@@ -388,9 +388,10 @@ class _Crawler:
         with self._context("before_choice") as page:
             queue: deque[str] = deque([self.options.url])
             seen = {self.options.url}
+            done: set[str] = set()
             while queue and len(self.visit.pages) < self.options.pages:
                 url = queue.popleft()
-                record = self._load(page, url, len(self.visit.pages))
+                record = self._load(page, url, len(self.visit.pages), done)
                 if record is None:
                     continue
                 if len(self.visit.pages) == 1:
@@ -412,9 +413,9 @@ class _Crawler:
         with self._context(name) as page:
             for index, url in enumerate(urls):
                 if index == 0:
-                    self._goto(page, url)
-                    self.visit.choice_made = self._choose(page, button)
-                    self._record_page(page, url, None, index)
+                    status, error, _ = self._goto(page, url)
+                    self.visit.choice_made = error is None and self._choose(page, button)
+                    self._record_page(page, page.url, status, index, error)
                 else:
                     self._load(page, url, index)
             return self.visit
@@ -453,12 +454,19 @@ class _Crawler:
         error = None if response.status < 400 else f"HTTP {response.status}"
         return response.status, error, html
 
-    def _load(self, page: Page, url: str, index: int) -> PageRecord | None:
+    def _load(
+        self, page: Page, url: str, index: int, done: set[str] | None = None
+    ) -> PageRecord | None:
+        """Load and record a page; ``None`` when it is not a new page of this site."""
         status, error, html = self._goto(page, url)
-        final = page.url
+        final = url if error is not None else page.url
         if error is None and (not html or same_origin_link(final, self.origin, "\0") is None):
-            return None  # not a page of this site (a file, or a redirect elsewhere)
-        return self._record_page(page, url, status if error is None else None, index, error)
+            return None  # a file, or a redirect to another site
+        if done is not None:
+            if final in done:
+                return None
+            done.add(final)
+        return self._record_page(page, final, status if error is None else None, index, error)
 
     def _record_page(
         self, page: Page, url: str, status: int | None, index: int, error: str | None = None

@@ -91,7 +91,10 @@ def judge(
     """Classify every recorded request and cookie and judge them; no I/O."""
     catalogue = declarations.catalogue(catalogue)
     inert = {url: cat for visit in result.visits for url, cat in visit.inert_scripts.items()}
-    judge_ = _Judge(declarations, catalogue, site_host, inert)
+    # consentgate without its banner: the site treats this visitor as unregulated, and there
+    # is no choice before which tracking would be unlawful.
+    unregulated = result.banner.present and not result.banner.shown
+    judge_ = _Judge(declarations, catalogue, site_host, inert, {} if unregulated else _GUARDED)
     visits = tuple(judge_.visit(raw) for raw in result.visits)
     judge_.stale(visits)
     checks = _edpb(result.banner, visits) if result.banner.shown else ()
@@ -114,8 +117,15 @@ def judge(
 
 class _Judge:
     def __init__(
-        self, declarations: Declarations, catalogue: Catalogue, site: str, inert: dict[str, str]
+        self,
+        declarations: Declarations,
+        catalogue: Catalogue,
+        site: str,
+        inert: dict[str, str],
+        guarded: dict[VisitName, str],
     ) -> None:
+        #: The visits in which only necessary cookies and no trackers are allowed.
+        self.guarded = guarded
         self.declarations = declarations
         self.catalogue = catalogue
         self.site = site
@@ -140,9 +150,13 @@ class _Judge:
     # -- requests ----------------------------------------------------------------------------
 
     def _request(self, visit: VisitName, url: str, page: str) -> RequestRecord:
-        host = (urlsplit(url).hostname or "").lower()
+        parts = urlsplit(url)
+        host = (parts.hostname or "").lower()
         declared = self.declarations.host_service(host)
         entry = catalogue_domain(self.catalogue, host)
+        by_path = self.catalogue.lookup_url(host, parts.path or "/")
+        if by_path is not None and (entry is None or entry[1] != by_path):
+            entry = (host, by_path)
         service: str | None = None
         category: str | None = None
         if declared is not None:
@@ -158,13 +172,13 @@ class _Judge:
             tracker=entry is not None,
             declared=declared is not None,
         )
-        if record.tracker and visit in _GUARDED and not self.declarations.is_required(category):
+        if record.tracker and visit in self.guarded and not self.declarations.is_required(category):
             self.findings.append(
                 Finding(
                     f"tracker_{visit}",
                     "violation",
                     host,
-                    f"{service or host} ({category}) was contacted {_GUARDED[visit]}",
+                    f"{service or host} ({category}) was contacted {self.guarded[visit]}",
                     visit=visit,
                     page=page,
                     service=service,
@@ -220,7 +234,7 @@ class _Judge:
         )
         visit = raw.name
         if (
-            visit in _GUARDED
+            visit in self.guarded
             and kind.category is not None
             and not self.declarations.is_required(kind.category)
         ):
@@ -230,7 +244,7 @@ class _Judge:
                     "violation",
                     cookie.name,
                     f"cookie {cookie.name} ({kind.service or 'unknown service'}, "
-                    f"{kind.category}) was set {_GUARDED[visit]}",
+                    f"{kind.category}) was set {self.guarded[visit]}",
                     visit=visit,
                     page=cookie.page,
                     service=kind.service,
@@ -260,7 +274,7 @@ class _Judge:
             return _Kind(declared.name, declared.category, True)
         known = known_cookie(cookie.name)
         if known is not None:
-            entry = catalogue_domain(self.catalogue, known.host)
+            entry = catalogue_domain(self.catalogue, known.host) if known.host else None
             if entry is not None:
                 return _Kind(
                     entry[1].service,

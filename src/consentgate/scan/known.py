@@ -15,7 +15,10 @@ __all__ = ["KnownCookie", "known_cookie"]
 
 @dataclass(frozen=True, slots=True)
 class KnownCookie:
-    """A cookie pattern, the tracker host that stands for its vendor, and a fallback."""
+    """A cookie pattern, the tracker host that stands for its vendor, and a fallback.
+
+    ``host`` is empty where no catalogue entry fits (a self-hosted tool).
+    """
 
     pattern: str
     host: str
@@ -34,22 +37,23 @@ _KNOWN: tuple[KnownCookie, ...] = (
     KnownCookie("__eoi", "googlesyndication.com", "Google AdSense", "advertising"),
     KnownCookie("_fbp", "connect.facebook.net", "Meta Pixel", "advertising"),
     KnownCookie("_fbc", "connect.facebook.net", "Meta Pixel", "advertising"),
-    KnownCookie("_pk_id.*", "matomo.cloud", "Matomo", "analytics"),
-    KnownCookie("_pk_ses.*", "matomo.cloud", "Matomo", "analytics"),
-    KnownCookie("_pk_ref.*", "matomo.cloud", "Matomo", "analytics"),
-    KnownCookie("_pk_cvar.*", "matomo.cloud", "Matomo", "analytics"),
+    # Matomo is mostly self-hosted: its cookies do not say "Matomo Cloud".
+    KnownCookie("_pk_id.*", "", "Matomo", "analytics"),
+    KnownCookie("_pk_ses.*", "", "Matomo", "analytics"),
+    KnownCookie("_pk_ref.*", "", "Matomo", "analytics"),
+    KnownCookie("_pk_cvar.*", "", "Matomo", "analytics"),
     KnownCookie("_hj*", "hotjar.com", "Hotjar", "analytics"),
     KnownCookie("_clck", "clarity.ms", "Microsoft Clarity", "analytics"),
     KnownCookie("_clsk", "clarity.ms", "Microsoft Clarity", "analytics"),
-    KnownCookie("_uetsid", "bat.bing.com", "Microsoft Advertising", "advertising"),
-    KnownCookie("_uetvid", "bat.bing.com", "Microsoft Advertising", "advertising"),
+    KnownCookie("_uetsid", "bat.bing.com", "Microsoft Advertising UET", "advertising"),
+    KnownCookie("_uetvid", "bat.bing.com", "Microsoft Advertising UET", "advertising"),
     KnownCookie("_ttp", "analytics.tiktok.com", "TikTok Pixel", "advertising"),
     KnownCookie("_pin_unauth", "ct.pinterest.com", "Pinterest Tag", "advertising"),
     KnownCookie("_scid", "sc-static.net", "Snap Pixel", "advertising"),
-    KnownCookie("ajs_anonymous_id", "segment.io", "Segment", "analytics"),
-    KnownCookie("ajs_user_id", "segment.io", "Segment", "analytics"),
+    KnownCookie("ajs_anonymous_id", "api.segment.io", "Segment", "analytics"),
+    KnownCookie("ajs_user_id", "api.segment.io", "Segment", "analytics"),
     KnownCookie("mp_*_mixpanel", "mixpanel.com", "Mixpanel", "analytics"),
-    KnownCookie("AMP_*", "amplitude.com", "Amplitude", "analytics"),
+    KnownCookie("AMP_*", "cdn.amplitude.com", "Amplitude", "analytics"),
 )
 
 

@@ -7,7 +7,6 @@ cookie, so everything else it sees is undeclared.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 
@@ -20,7 +19,6 @@ __all__ = [
     "catalogue_domain",
     "declarations_from_settings",
     "host_matches",
-    "merge_hosts",
 ]
 
 
@@ -102,13 +100,3 @@ def declarations_from_settings(settings: ConsentSettings) -> Declarations:
         consent_cookie=settings.cookie_name,
         endpoint_path=settings.endpoint_path,
     )
-
-
-def merge_hosts(hosts: Iterable[str]) -> tuple[str, ...]:
-    """Sorted hosts without those already covered by a parent in the list."""
-    unique = sorted(set(hosts), key=lambda h: (h.count("."), h))
-    kept: list[str] = []
-    for host in unique:
-        if not any(host_matches(host, parent) for parent in kept):
-            kept.append(host)
-    return tuple(sorted(kept))

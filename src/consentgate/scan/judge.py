@@ -17,6 +17,7 @@ import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
+from fnmatch import fnmatchcase
 from urllib.parse import urlsplit
 
 from ..catalogue import Catalogue
@@ -336,23 +337,25 @@ class _Judge:
             )
 
     def stale(self, visits: Iterable[VisitRecord]) -> None:
-        """Declared cookie patterns that no visit saw."""
+        """One notice per declared service with cookie names or globs that no visit saw."""
         seen = {c.name for v in visits for c in v.cookies}
-        from fnmatch import fnmatchcase
-
         for service in self.declarations.services:
-            for pattern in service.cookies:
-                if not any(fnmatchcase(name, pattern) for name in seen):
-                    self.findings.append(
-                        Finding(
-                            "stale_cookie",
-                            "notice",
-                            pattern,
-                            f"declared cookie {pattern} ({service.name}) was not seen in any visit",
-                            service=service.name,
-                            category=service.category,
-                        )
+            unseen = [
+                pattern
+                for pattern in service.cookies
+                if not any(fnmatchcase(name, pattern) for name in seen)
+            ]
+            if unseen:
+                self.findings.append(
+                    Finding(
+                        "stale_cookie",
+                        "notice",
+                        ", ".join(unseen),
+                        f"{service.name}: declared but not seen in any visit: " + ", ".join(unseen),
+                        service=service.name,
+                        category=service.category,
                     )
+                )
 
     def _first(self, key: tuple[str, str]) -> bool:
         if key in self._reported:

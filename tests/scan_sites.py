@@ -13,7 +13,7 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from consentgate import ConsentMiddleware, ConsentSettings
@@ -68,9 +68,14 @@ class Site:
                 return Response("not found", status_code=404)
             return Response(scripts[name], media_type="text/javascript")
 
+        def elsewhere(request: Request) -> Response:
+            # The site's canonical host: http://localhost:PORT/go → http://127.0.0.1:PORT/
+            return RedirectResponse(f"http://127.0.0.1:{request.url.port}/", status_code=301)
+
         site = Starlette(
             routes=[
                 *(Route(p, page) for p in PAGES),
+                Route("/go", elsewhere),
                 Route("/static/{name}", script),
             ]
         )

@@ -190,15 +190,22 @@ def test_a_site_without_consentgate_gets_the_first_visit_only_clearly_labelled(
     tmp_path: Path,
 ) -> None:
     html = tmp_path / "report.html"
-    code, data, out = scan_site(scan_sites.NO_CONSENTGATE, tmp_path, "--html", str(html))
+    with running(scan_sites.NO_CONSENTGATE, tmp_path) as (url, _):
+        # Entered by another host name, which redirects to the site's own: that is scanned.
+        start = url.replace("127.0.0.1", "localhost") + "go"
+        code, data, out = scan(start, tmp_path, "--pages", "3", "--html", str(html))
 
     assert code == 1, out
     assert data["consentgate"] is False
     assert [v["name"] for v in data["visits"]] == ["before_choice"]
     assert any("only the visit before any choice ran" in n for n in data["notes"])
+    assert any(f"redirected to {url}" in n for n in data["notes"])
+    pages = [p["url"] for p in visit(data, "before_choice")["pages"]]
+    assert pages == [url, url + "a", url + "b"]
     assert data["checks"] == []
     assert findings(data, "tracker_before_choice")
-    assert set(cookies(data, "before_choice")) == {"sid"}
+    sid = cookies(data, "before_choice")["sid"]
+    assert sid["party"] == "first"
     assert "site WITHOUT consentgate" in out
     assert "This site does not use consentgate" in html.read_text()
 

@@ -71,7 +71,7 @@ def scan(
             proposal_toml="",
             error=str(exc),
         )
-    host = (urlsplit(options.url).hostname or "").lower()
+    host = result.site_host or (urlsplit(options.url).hostname or "").lower()
     verdict = judge(result, declarations, catalogue or Catalogue.builtin(), site_host=host)
     return ScanReport(
         url=options.url,

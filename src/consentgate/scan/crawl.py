@@ -250,6 +250,8 @@ class CrawlResult:
     browser: str
     screenshot_png: bytes | None
     notes: tuple[str, ...] = ()
+    #: The host that was scanned (the start URL's, or where its first redirect led).
+    site_host: str = ""
 
 
 def find_browser(explicit: str | None, bundled: str | None) -> str | None:
@@ -335,13 +337,14 @@ class _Crawler:
             self.extra_headers[options.country_header.lower()] = options.country.upper()
         self.visit = RawVisit("before_choice")
         self.current = options.url
+        self.notes: list[str] = []
         #: Pages this visit will load at most (the progress bar's width).
         self.total = options.pages
 
     def run(self) -> CrawlResult:
         first, banner, screenshot = self._discover()
         visits = [first]
-        notes: list[str] = []
+        notes = self.notes
         urls = [p.url for p in first.pages if p.error is None]
         if not banner.present:
             notes.append(
@@ -365,6 +368,7 @@ class _Crawler:
             browser=f"Chromium {self.browser.version}",
             screenshot_png=screenshot,
             notes=tuple(notes),
+            site_host=self.host,
         )
 
     # -- one visit ---------------------------------------------------------------------------
@@ -383,30 +387,44 @@ class _Crawler:
             context.close()
 
     def _discover(self) -> tuple[RawVisit, BannerProbe, bytes | None]:
-        banner = BannerProbe()
-        screenshot = None
         with self._context("before_choice") as page:
-            queue: deque[str] = deque([self.options.url])
-            seen = {self.options.url}
-            done: set[str] = set()
+            first = self._first_page(page)
+            banner = _probe_banner(page)
+            screenshot = _screenshot(page, banner)
+            queue: deque[str] = deque()
+            seen = {self.options.url, first.url}
+            done = {first.url}
+            self._enqueue_links(page, queue, seen)
             while queue and len(self.visit.pages) < self.options.pages:
-                url = queue.popleft()
-                record = self._load(page, url, len(self.visit.pages), done)
-                if record is None:
-                    continue
-                if len(self.visit.pages) == 1:
-                    if record.error is not None:
-                        raise ScanError(f"could not load {url}: {record.error}")
-                    banner = _probe_banner(page)
-                    screenshot = _screenshot(page, banner)
-                if record.error is not None:
-                    continue
-                for href in cast(list[str], page.evaluate(_LINKS)):
-                    link = same_origin_link(href, self.origin, self.options.endpoint_path)
-                    if link is not None and link not in seen:
-                        seen.add(link)
-                        queue.append(link)
+                record = self._load(page, queue.popleft(), len(self.visit.pages), done)
+                if record is not None and record.error is None:
+                    self._enqueue_links(page, queue, seen)
             return self.visit, banner, screenshot
+
+    def _enqueue_links(self, page: Page, queue: deque[str], seen: set[str]) -> None:
+        """Queue the page's crawlable links not seen before (breadth-first order)."""
+        for href in cast(list[str], page.evaluate(_LINKS)):
+            link = same_origin_link(href, self.origin, self.options.endpoint_path)
+            if link is not None and link not in seen:
+                seen.add(link)
+                queue.append(link)
+
+    def _first_page(self, page: Page) -> PageRecord:
+        """Load the start URL; a redirect to another origin (``www.``, https) moves the scan."""
+        url = self.options.url
+        status, error, html = self._goto(page, url)
+        if error is not None:
+            raise ScanError(f"could not load {url}: {error}")
+        if not html:
+            raise ScanError(f"{url} is not an HTML page")
+        final = urlsplit(page.url)
+        if (final.scheme, final.netloc) != self.origin:
+            if final.scheme not in ("http", "https"):
+                raise ScanError(f"{url} redirected to {page.url}")
+            self.origin = (final.scheme, final.netloc)
+            self.host = (final.hostname or "").lower()
+            self.notes.append(f"{url} redirected to {page.url}: scanned that origin instead")
+        return self._record_page(page, page.url, status, 0)
 
     def _replay(self, name: VisitName, urls: list[str], button: str) -> RawVisit:
         self.total = len(urls)

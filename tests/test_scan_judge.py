@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import io
+import json
 import sys
 import tomllib
+from pathlib import Path
 
 import pytest
 
@@ -263,7 +265,7 @@ def test_same_origin_links_only_pages_of_the_site() -> None:
 
 
 def test_find_browser_prefers_the_given_one_then_playwrights_then_the_systems(
-    tmp_path: object, monkeypatch: pytest.MonkeyPatch
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     with pytest.raises(ScanError, match="--browser"):
         find_browser("/nonexistent/chromium", None)
@@ -280,3 +282,18 @@ def test_without_playwright_the_scan_exits_2_with_the_install_hint(
     monkeypatch.setitem(sys.modules, "playwright.sync_api", None)
     assert main(["scan", "http://127.0.0.1:9/"], out=io.StringIO()) == 2
     assert "pip install 'consentgate[scan]'" in capsys.readouterr().err
+
+
+def test_a_url_that_is_not_http_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    report = tmp_path / "r.json"
+    assert main(["scan", "example.com", "--json", str(report)], out=io.StringIO()) == 2
+    assert "is not an http(s) URL" in capsys.readouterr().err
+    assert json.loads(report.read_text())["exit_code"] == 2
+
+
+def test_an_output_file_that_cannot_be_written_exits_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = tmp_path / "missing" / "r.html"
+    assert main(["scan", "ftp://x/", "--html", str(target)], out=io.StringIO()) == 2
+    assert f"cannot write {target}" in capsys.readouterr().err

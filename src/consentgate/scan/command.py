@@ -77,10 +77,14 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
     )
     progress.close()
     out.write(render_text(report))
-    if args.json:
-        args.json.write_text(render_json(report), encoding="utf-8")
-    if args.html:
-        args.html.write_text(render_html(report), encoding="utf-8")
+    for path, render in ((args.json, render_json), (args.html, render_html)):
+        if path is None:
+            continue
+        try:
+            path.write_text(render(report), encoding="utf-8")
+        except OSError as exc:
+            print(f"error: cannot write {path}: {exc.strerror or exc}", file=sys.stderr)
+            return 2
     if report.error:
         print(f"error: {report.error}", file=sys.stderr)
     return report.exit_code

@@ -299,7 +299,9 @@ def crawl(options: CrawlOptions) -> CrawlResult:
         raise ScanError(f"the scanner needs Playwright: {INSTALL_HINT}") from exc
     parts = urlsplit(options.url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ScanError(f"URL: {options.url!r} is not an http(s) URL")
+        raise ScanError(
+            f"URL: {options.url!r} is not an http(s) URL (give it whole: https://www.example.com/)"
+        )
     try:
         with sync_playwright() as playwright, _browser(playwright, options) as browser:
             return _Crawler(browser, options).run()

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field, replace
 from fnmatch import fnmatchcase
 from urllib.parse import urlsplit
 
-from ..catalogue import Catalogue
+from ..catalogue import Catalogue, Tracker
 from .crawl import BannerProbe, ButtonProbe, CrawlResult, RawCookie, RawVisit
 from .declared import Declarations, catalogue_domain, host_matches
 from .known import known_cookie
@@ -277,13 +277,7 @@ class _Judge:
         if known is not None:
             entry = catalogue_domain(self.catalogue, known.host) if known.host else None
             if entry is not None:
-                return _Kind(
-                    entry[1].service,
-                    entry[1].category,
-                    False,
-                    known.pattern,
-                    f"cookie set by {entry[1].service} (catalogue: {entry[0]})",
-                )
+                return _catalogued(entry, known.pattern, f"cookie set by {entry[1].service}")
             return _Kind(
                 known.service,
                 known.category,
@@ -297,13 +291,7 @@ class _Judge:
         ):
             entry = catalogue_domain(self.catalogue, host) if host else None
             if entry is not None:
-                return _Kind(
-                    entry[1].service,
-                    entry[1].category,
-                    False,
-                    cookie.name,
-                    f"set by {host} (catalogue: {entry[0]})",
-                )
+                return _catalogued(entry, cookie.name, f"set by {host}")
         if cookie.script and cookie.script in self.inert:
             category = self.inert[cookie.script]
             path = urlsplit(cookie.script).path or cookie.script
@@ -362,6 +350,14 @@ class _Judge:
             return False
         self._reported.add(key)
         return True
+
+
+def _catalogued(entry: tuple[str, Tracker], declare_as: str, why: str) -> _Kind:
+    """An undeclared cookie that the catalogue entry ``entry`` names."""
+    pattern, tracker = entry
+    return _Kind(
+        tracker.service, tracker.category, False, declare_as, f"{why} (catalogue: {pattern})"
+    )
 
 
 # -- EDPB checks -----------------------------------------------------------------------------

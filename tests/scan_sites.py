@@ -117,7 +117,10 @@ scripts = ['<script src="/static/prefs.js"></script>']
             'localStorage.setItem("stats_last", String(Date.now()));\n'
             'new Image().src = "https://stats.example-analytics.net/hit?p=" + location.pathname;\n',
         ),
-        ("prefs.js", 'document.cookie = "prefs=large; path=/; max-age=86400";\n'),
+        (
+            "prefs.js",
+            'cookieStore.set({name: "prefs", value: "large", expires: Date.now() + 864e5});\n',
+        ),
     ),
 )
 

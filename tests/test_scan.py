@@ -85,6 +85,8 @@ def test_a_clean_site_exits_0_and_every_declared_cookie_is_seen(tmp_path: Path) 
     assert set(cookies(data, "after_reject")) == {"sid", "consentgate"}
     accepted = cookies(data, "after_accept")
     assert set(accepted) == {"sid", "consentgate", "stats_id", "prefs"}
+    assert accepted["prefs"]["set_by"] == "script"  # through the Cookie Store API
+    assert accepted["prefs"]["script"].endswith("/static/prefs.js")
     assert accepted["sid"]["set_by"] == "header"
     assert accepted["sid"]["lifetime_seconds"] is None
     stats = accepted["stats_id"]

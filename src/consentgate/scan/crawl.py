@@ -22,7 +22,7 @@ from ..errors import ConsentGateError
 from .model import PageRecord, StorageRecord, VisitName
 
 if TYPE_CHECKING:  # Playwright is the optional ``scan`` extra
-    from playwright.sync_api import Browser, Page, Playwright, Route
+    from playwright.sync_api import Browser, Frame, Page, Playwright, Route
 
 __all__ = [
     "INSTALL_HINT",
@@ -80,26 +80,39 @@ _COOKIE_HOOK = r"""
   if (!desc || !desc.set || window.__consentgateScan) return;
   const log = [];
   Object.defineProperty(window, "__consentgateScan", { value: log });
+  const note = (name) => {
+    try {
+      const current = document.currentScript;
+      let script = current && current.src ? current.src : "";
+      if (!script) {
+        const found = String(new Error().stack || "").match(/(https?:\/\/[^\s()]+?):\d+:\d+/);
+        script = found ? found[1] : "";
+      }
+      if (log.length < 500) log.push([String(name).trim(), script]);
+    } catch (e) {}
+  };
   Object.defineProperty(Document.prototype, "cookie", {
     configurable: true,
     enumerable: desc.enumerable,
     get: desc.get,
     set(value) {
-      try {
-        const name = String(value).split(";")[0].split("=")[0].trim();
-        const current = document.currentScript;
-        let script = current && current.src ? current.src : "";
-        if (!script) {
-          const found = String(new Error().stack || "").match(/(https?:\/\/[^\s()]+?):\d+:\d+/);
-          script = found ? found[1] : "";
-        }
-        if (log.length < 500) log.push([name, script]);
-      } catch (e) {}
+      note(String(value).split(";")[0].split("=")[0]);
       return desc.set.call(this, value);
     }
   });
+  const store = window.CookieStore && window.CookieStore.prototype;
+  if (store && store.set) {
+    const set = store.set;
+    store.set = function (first) {
+      note(first && typeof first === "object" ? first.name : first);
+      return set.apply(this, arguments);
+    };
+  }
 })();
 """
+
+# The cookie writes noted in a frame since the last read.
+_WRITES = "() => window.__consentgateScan ? window.__consentgateScan.splice(0) : []"
 
 _LINKS = """() => Array.from(document.querySelectorAll("a[href]"))
   .filter(a => !(a.relList && a.relList.contains("nofollow")) && !a.hasAttribute("download"))
@@ -121,7 +134,6 @@ _PAGE_STATE = """() => {
     local: keys(window.localStorage),
     session: keys(window.sessionStorage),
     reopen: Array.from(document.querySelectorAll("[data-consentgate-open]")).some(shown),
-    writes: window.__consentgateScan ? window.__consentgateScan.splice(0) : [],
     inert: inert,
   };
 }"""
@@ -435,7 +447,7 @@ class _Crawler:
                 if index == 0:
                     status, error, _ = self._goto(page, url)
                     self.visit.choice_made = error is None and self._choose(page, button)
-                    self._record_page(page, page.url, status, index, error)
+                    self._record_page(page, url if error else page.url, status, index, error)
                 else:
                     self._load(page, url, index)
             return self.visit
@@ -518,9 +530,10 @@ class _Crawler:
                 visit.storage.setdefault(
                     (kind, str(key)), StorageRecord(kind, str(key), self.current)
                 )
-        for name, script in state.get("writes", []):
-            if len(visit.script_writes) < _MAX_WRITES:
-                visit.script_writes.setdefault(str(name), str(script))
+        for frame in page.frames:  # third-party frames write their own cookies
+            for name, script in _frame_writes(frame):
+                if len(visit.script_writes) < _MAX_WRITES:
+                    visit.script_writes.setdefault(str(name), str(script))
         for url, category in state.get("inert", [])[:500]:
             visit.inert_scripts.setdefault(str(url), str(category))
         return bool(state.get("reopen"))
@@ -561,6 +574,13 @@ class _Crawler:
             route.abort()
         else:
             route.continue_()
+
+
+def _frame_writes(frame: Frame) -> list[list[str]]:
+    try:
+        return cast(list[list[str]], frame.evaluate(_WRITES))
+    except Exception:  # a detached or navigating frame has nothing to say
+        return []
 
 
 def _probe_banner(page: Page) -> BannerProbe:

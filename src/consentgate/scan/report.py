@@ -191,9 +191,10 @@ h3{font-size:16px;margin:18px 0 6px}
 table{border-collapse:collapse;width:100%;background:#fff;margin:6px 0 12px}
 th,td{border:1px solid #d5d9de;padding:5px 8px;text-align:left;vertical-align:top;
 word-break:break-word}
-th{background:#eef1f4;font-weight:600}
+th{background:#eef1f4;font-weight:600;white-space:nowrap}
 .violation{color:#9b1c1c;font-weight:600}.undeclared{color:#8a4b00;font-weight:600}
 .notice{color:#4a525c}.pass{color:#14532d;font-weight:600}.fail{color:#9b1c1c;font-weight:600}
+.k,.violation,.undeclared,.notice,.pass,.fail{white-space:nowrap}
 .shot{border:1px solid #d5d9de;background:#fff;max-width:100%}
 pre{background:#fff;border:1px solid #d5d9de;padding:12px;overflow:auto}
 .none{color:#4a525c;font-style:italic}
@@ -314,8 +315,8 @@ def render_html(report: ScanReport) -> str:
             [
                 [
                     f'<span class="{f.severity}">{escape(f.severity)}</span>',
-                    _e(f.kind),
-                    _e(VISIT_TITLES.get(f.visit or "", f.visit)),
+                    f"<span class=k>{_e(f.kind)}</span>",
+                    f"<span class=k>{_e(VISIT_TITLES.get(f.visit or '', f.visit))}</span>",
                     _e(f.subject),
                     _e(f.message),
                 ]
@@ -330,7 +331,7 @@ def render_html(report: ScanReport) -> str:
                 ["check", "result", "detail"],
                 [
                     [
-                        _e(c.id),
+                        f"<span class=k>{_e(c.id)}</span>",
                         "<span class=pass>pass</span>"
                         if c.passed
                         else "<span class=fail>fail</span>",

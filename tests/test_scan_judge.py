@@ -13,7 +13,14 @@ import pytest
 from consentgate import ConsentSettings
 from consentgate.catalogue import Catalogue
 from consentgate.cli import main
-from consentgate.scan import Declarations, DeclaredService, ScanReport, render_html, render_text
+from consentgate.scan import (
+    Declarations,
+    DeclaredService,
+    ProgressBar,
+    ScanReport,
+    render_html,
+    render_text,
+)
 from consentgate.scan.crawl import (
     BannerProbe,
     ButtonProbe,
@@ -297,3 +304,30 @@ def test_an_output_file_that_cannot_be_written_exits_2(
     target = tmp_path / "missing" / "r.html"
     assert main(["scan", "ftp://x/", "--html", str(target)], out=io.StringIO()) == 2
     assert f"cannot write {target}" in capsys.readouterr().err
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_bar_redraws_one_line_per_visit_on_a_terminal() -> None:
+    stream = _Terminal()
+    bar = ProgressBar(stream)
+    bar("before_choice", 1, 4, "http://x/")
+    bar("before_choice", 2, 4, "http://x/a")
+    bar("after_reject", 1, 2, "http://x/")
+    bar.close()
+    lines = stream.getvalue().split("\n")
+    assert len(lines) == 3
+    assert lines[0].count("\r") == 2
+    assert "Before any choice" in lines[0]
+    assert "[############............] 2/4 http://x/a" in lines[0]
+    assert "[############............] 1/2 http://x/" in lines[1]
+    assert lines[2] == ""
+
+
+def test_progress_is_one_plain_line_per_page_elsewhere() -> None:
+    stream = io.StringIO()
+    ProgressBar(stream)("after_accept", 3, 10, "http://x/b")
+    assert stream.getvalue() == 'scan: After "Accept all": page 3: http://x/b\n'

@@ -145,6 +145,17 @@ def test_declared_tracker_host_after_reject_is_a_violation_but_declared() -> Non
     assert not any(f.kind == "undeclared_host" for f in verdict.findings)
 
 
+def test_a_tracker_hit_on_every_page_is_one_finding_per_visit() -> None:
+    urls = tuple(f"https://www.google-analytics.com/g/collect?p={i}" for i in range(5))
+    verdict = run(visit("before_choice", requests=urls), visit("after_reject", requests=urls))
+    trackers = [(f.kind, f.subject) for f in verdict.findings if f.kind.startswith("tracker_")]
+    assert trackers == [
+        ("tracker_before_choice", "www.google-analytics.com"),
+        ("tracker_after_reject", "www.google-analytics.com"),
+    ]
+    assert len(verdict.visits[0].requests) == 5
+
+
 def test_unknown_third_party_host_is_recorded_but_not_judged() -> None:
     verdict = run(visit("before_choice", requests=("https://cdn.fonts.example/a.woff2",)))
     assert verdict.visits[0].requests[0].tracker is False

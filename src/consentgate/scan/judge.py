@@ -173,7 +173,12 @@ class _Judge:
             tracker=entry is not None,
             declared=declared is not None,
         )
-        if record.tracker and visit in self.guarded and not self.declarations.is_required(category):
+        if (
+            record.tracker
+            and visit in self.guarded
+            and not self.declarations.is_required(category)
+            and self._first((visit, host))  # one finding per host and visit, not per URL
+        ):
             self.findings.append(
                 Finding(
                     f"tracker_{visit}",

@@ -256,6 +256,15 @@ def test_a_site_that_does_not_answer_cannot_be_scanned(tmp_path: Path) -> None:
     assert data["exit_code"] == 2
 
 
+def test_a_browser_that_is_not_chromium_cannot_scan(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, data, _ = scan("http://127.0.0.1:9/", tmp_path, "--browser", "/bin/true")
+    assert code == 2
+    assert data["error"].startswith("could not start /bin/true (is it a Chromium?)")
+    assert "could not start /bin/true" in capsys.readouterr().err
+
+
 def test_scanning_the_demo_is_clean_and_the_html_report_renders(tmp_path: Path) -> None:
     html = tmp_path / "report.html"
     app = create_app(settings_overrides={"secret_keys": [KEY], "ledger_url": None})

@@ -330,7 +330,13 @@ def _browser(playwright: Playwright, options: CrawlOptions) -> Iterator[Browser]
     args = list(BROWSER_ARGS)
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         args.append("--no-sandbox")  # Chromium refuses to start as root with its sandbox
-    browser = playwright.chromium.launch(executable_path=path, args=args)
+    try:
+        browser = playwright.chromium.launch(executable_path=path, args=args)
+    except Exception as exc:  # Playwright's errors carry a multi-line call log
+        what = path or "Playwright's Chromium"
+        raise ScanError(
+            f"could not start {what} (is it a Chromium?): {str(exc).splitlines()[0]}"
+        ) from exc
     try:
         yield browser
     finally:

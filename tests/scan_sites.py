@@ -185,8 +185,8 @@ NO_CONSENTGATE = Site(
 
 UNFAIR_BANNER = Site(
     name="unfair-banner",
-    toml='exclude_paths = ["/b"]\n',
-    # A site stylesheet that shrinks "Reject all"; /b is excluded, so it has no reopen link.
+    toml='exclude_paths = ["/a"]\n',
+    # A site stylesheet that shrinks "Reject all"; /a is excluded, so it has no reopen link.
     head=(
         "<style>#consentgate-reject{font-size:11px!important;padding:2px!important;"
         "min-height:0!important;min-width:0!important;color:#bbb!important}</style>"

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 from urllib.parse import urldefrag, urlsplit
 
 from ..errors import ConsentGateError
+from ._page_scripts import BANNER, BANNER_CLOSED, COOKIE_HOOK, LINKS, PAGE_STATE, WRITES
 from .model import PageRecord, StorageRecord, VisitName
 
 if TYPE_CHECKING:  # Playwright is the optional ``scan`` extra
@@ -50,7 +51,7 @@ BROWSER_ARGS = [
     "--disable-gpu",
 ]
 _MAX_REQUESTS = 10_000
-_MAX_WRITES = 2_000
+_MAXWRITES = 2_000
 _SKIPPED_SUFFIXES = (
     ".pdf",
     ".zip",
@@ -72,106 +73,6 @@ _SKIPPED_SUFFIXES = (
     ".woff",
     ".woff2",
 )
-
-# Runs in every frame before the page's scripts: notes which script writes which cookie.
-_COOKIE_HOOK = r"""
-(() => {
-  const desc = Object.getOwnPropertyDescriptor(Document.prototype, "cookie");
-  if (!desc || !desc.set || window.__consentgateScan) return;
-  const log = [];
-  Object.defineProperty(window, "__consentgateScan", { value: log });
-  const note = (name) => {
-    try {
-      const current = document.currentScript;
-      let script = current && current.src ? current.src : "";
-      if (!script) {
-        const found = String(new Error().stack || "").match(/(https?:\/\/[^\s()]+?):\d+:\d+/);
-        script = found ? found[1] : "";
-      }
-      if (log.length < 500) log.push([String(name).trim(), script]);
-    } catch (e) {}
-  };
-  Object.defineProperty(Document.prototype, "cookie", {
-    configurable: true,
-    enumerable: desc.enumerable,
-    get: desc.get,
-    set(value) {
-      note(String(value).split(";")[0].split("=")[0]);
-      return desc.set.call(this, value);
-    }
-  });
-  const store = window.CookieStore && window.CookieStore.prototype;
-  if (store && store.set) {
-    const set = store.set;
-    store.set = function (first) {
-      note(first && typeof first === "object" ? first.name : first);
-      return set.apply(this, arguments);
-    };
-  }
-})();
-"""
-
-# The cookie writes noted in a frame since the last read.
-_WRITES = "() => window.__consentgateScan ? window.__consentgateScan.splice(0) : []"
-
-_LINKS = """() => Array.from(document.querySelectorAll("a[href]"))
-  .filter(a => !(a.relList && a.relList.contains("nofollow")) && !a.hasAttribute("download"))
-  .map(a => a.href)"""
-
-_PAGE_STATE = """() => {
-  const keys = (s) => { try { return Object.keys(s); } catch (e) { return []; } };
-  const shown = (e) => e.getClientRects().length > 0 && getComputedStyle(e).visibility !== "hidden";
-  const inert = Array.from(document.querySelectorAll(
-      'script[type="text/plain"][data-consentgate-category]'))
-    .map(s => [s.getAttribute("data-consentgate-src") || s.getAttribute("src") || "",
-               s.getAttribute("data-consentgate-category")])
-    .filter(p => p[0])
-    .map(p => {
-      try { return [new URL(p[0], location.href).href, p[1]]; } catch (e) { return null; }
-    })
-    .filter(Boolean);
-  return {
-    local: keys(window.localStorage),
-    session: keys(window.sessionStorage),
-    reopen: Array.from(document.querySelectorAll("[data-consentgate-open]")).some(shown),
-    inert: inert,
-  };
-}"""
-
-_BANNER = """() => {
-  const b = document.getElementById("consentgate-banner");
-  if (!b) return null;
-  const shown = (e) => !!e && e.getClientRects().length > 0
-    && getComputedStyle(e).visibility !== "hidden";
-  const first = document.getElementById("consentgate-first");
-  const paint = (e) => {
-    for (let n = e; n; n = n.parentElement) {
-      const c = getComputedStyle(n).backgroundColor;
-      if (c && c !== "transparent" && !/^rgba\\(.*,\\s*0\\)$/.test(c)) return c;
-    }
-    return "rgb(255, 255, 255)";
-  };
-  const probe = (id) => {
-    const e = document.getElementById(id);
-    if (!e) return null;
-    const r = e.getBoundingClientRect(), s = getComputedStyle(e);
-    return { width: r.width, height: r.height, color: s.color, background: paint(e),
-             font_size: s.fontSize, font_weight: s.fontWeight, visible: shown(e),
-             first_layer: !!first && first.contains(e) };
-  };
-  return {
-    shown: !b.hidden && shown(b) && !!b.querySelector("form"),
-    accept: probe("consentgate-accept"),
-    reject: probe("consentgate-reject"),
-    pre_ticked: Array.from(b.querySelectorAll('input[type="checkbox"]'))
-      .filter(i => i.checked && !i.disabled).map(i => i.value || i.name),
-  };
-}"""
-
-_BANNER_CLOSED = """() => {
-  const b = document.getElementById("consentgate-banner");
-  return !b || b.hidden || b.getClientRects().length === 0;
-}"""
 
 
 class ScanError(ConsentGateError):
@@ -398,7 +299,7 @@ class _Crawler:
         self.visit = RawVisit(name)
         context = self.browser.new_context(viewport={"width": 1280, "height": 900})
         try:
-            context.add_init_script(script=_COOKIE_HOOK)
+            context.add_init_script(script=COOKIE_HOOK)
             context.route("**/*", self._route)
             page = context.new_page()
             page.set_default_timeout(self.options.page_timeout_ms)
@@ -423,7 +324,7 @@ class _Crawler:
 
     def _enqueue_links(self, page: Page, queue: deque[str], seen: set[str]) -> None:
         """Queue the page's crawlable links not seen before (breadth-first order)."""
-        for href in cast(list[str], page.evaluate(_LINKS)):
+        for href in cast(list[str], page.evaluate(LINKS)):
             link = same_origin_link(href, self.origin, self.options.endpoint_path)
             if link is not None and link not in seen:
                 seen.add(link)
@@ -469,7 +370,7 @@ class _Crawler:
         self.visit.storage.clear()
         locator.first.click()
         try:
-            page.wait_for_function(_BANNER_CLOSED, timeout=self.options.page_timeout_ms)
+            page.wait_for_function(BANNER_CLOSED, timeout=self.options.page_timeout_ms)
         except Exception:  # a form post navigates instead: wait for that page
             page.wait_for_load_state("load")
         self._settle(page)
@@ -526,7 +427,7 @@ class _Crawler:
 
     def _state(self, page: Page) -> bool:
         try:
-            state = cast(dict[str, Any], page.evaluate(_PAGE_STATE))
+            state = cast(dict[str, Any], page.evaluate(PAGE_STATE))
         except Exception:  # a page navigating away leaves nothing to read
             return False
         visit = self.visit
@@ -538,7 +439,7 @@ class _Crawler:
                 )
         for frame in page.frames:  # third-party frames write their own cookies
             for name, script in _frame_writes(frame):
-                if len(visit.script_writes) < _MAX_WRITES:
+                if len(visit.script_writes) < _MAXWRITES:
                     visit.script_writes.setdefault(str(name), str(script))
         for url, category in state.get("inert", [])[:500]:
             visit.inert_scripts.setdefault(str(url), str(category))
@@ -584,13 +485,13 @@ class _Crawler:
 
 def _frame_writes(frame: Frame) -> list[list[str]]:
     try:
-        return cast(list[list[str]], frame.evaluate(_WRITES))
+        return cast(list[list[str]], frame.evaluate(WRITES))
     except Exception:  # a detached or navigating frame has nothing to say
         return []
 
 
 def _probe_banner(page: Page) -> BannerProbe:
-    data = page.evaluate(_BANNER)
+    data = page.evaluate(BANNER)
     if not data:
         return BannerProbe()
 

@@ -1,4 +1,4 @@
-"""The ``consentgate`` command: demo, keygen, check-config, geoip, ledger and tcf tools.
+"""The ``consentgate`` command: demo, keygen, check-config, geoip, scan, ledger and tcf tools.
 
 Errors print one line; exit code 2 for usage and configuration errors, 1 for runtime failures.
 """
@@ -18,6 +18,7 @@ from typing import TextIO
 from .errors import ConfigError, ConsentGateError, GeoIPError
 from .geo import MmdbDatabase, RegulatedCountries, clean_country, open_database
 from .proxy import normalize_ip
+from .scan import command as scan_command
 from .settings import ConsentSettings, unknown_env_vars
 
 __all__ = ["main"]
@@ -85,6 +86,11 @@ def cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
         tcf=args.tcf,
         out=out,
     )
+
+
+def cmd_scan(args: argparse.Namespace, out: TextIO) -> int:
+    """Audit a site in Chromium; exit 0 clean, 1 problems found, 2 could not scan."""
+    return scan_command.run(args, out)
 
 
 def _ledger_url(args: argparse.Namespace) -> tuple[str, ConsentSettings]:
@@ -168,6 +174,10 @@ def build_parser() -> argparse.ArgumentParser:
     geoip.add_argument("--database", help=".mmdb file (default: the embedded database)")
     geoip.add_argument("--config", help="TOML settings file")
     geoip.set_defaults(func=cmd_geoip)
+
+    scan = sub.add_parser("scan", help="audit a site in a real browser (consentgate[scan])")
+    scan_command.add_arguments(scan)
+    scan.set_defaults(func=cmd_scan)
 
     ledger = sub.add_parser("ledger", help="proofs of consent: purge, stats, export, show, erase")
     ledger.add_argument("--url", help="ledger URL (default: ledger_url setting)")

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import socket
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -111,3 +113,14 @@ def chromium() -> Iterator[Browser]:
             yield browser
         finally:
             browser.close()
+
+
+def picture_path(name: str) -> Path:
+    """Where a test saves a screenshot: ``test-artifacts/`` (git-ignored), or ``docs/`` when
+    ``CONSENTGATE_UPDATE_DOCS=1`` asks for the pictures the README shows to be refreshed."""
+    root = Path(__file__).resolve().parent.parent
+    folder = root / (
+        "docs" if os.environ.get("CONSENTGATE_UPDATE_DOCS") == "1" else "test-artifacts"
+    )
+    folder.mkdir(exist_ok=True)
+    return folder / name

@@ -8,7 +8,6 @@ ad slots' labels say which ad mode consentgate chose. Also saves ``docs/demo.png
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser
@@ -17,11 +16,11 @@ from consentgate.demo import create_app, demo_settings
 from consentgate.demo.content import ARTICLES
 
 from .conftest import KEY
-from .live import RecordingVisitor, serve
+from .live import RecordingVisitor, picture_path, serve
 
 OVERRIDES = {"secret_keys": [KEY], "ledger_url": None}
 WITHOUT_CONSENT = demo_settings(overrides=OVERRIDES).settings.ads.without_consent
-SCREENSHOT = Path(__file__).resolve().parent.parent / "docs" / "demo.png"
+SCREENSHOT = picture_path("demo.png")
 INERT_ANALYTICS = 'script[type="text/plain"][data-consentgate-category="analytics"]'
 ARTICLE = ARTICLES[0].url
 
@@ -82,7 +81,6 @@ def test_home_page_shows_the_banner_and_is_saved_for_the_readme(
     v.goto("/")
     assert v.banner_open()
     assert v.page.locator("#consentgate-banner").get_attribute("role") == "dialog"
-    SCREENSHOT.parent.mkdir(exist_ok=True)
     v.page.screenshot(path=str(SCREENSHOT))
     assert SCREENSHOT.stat().st_size > 10_000
 

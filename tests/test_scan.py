@@ -23,10 +23,8 @@ from consentgate.demo import CONFIG_PATH, create_app
 
 from . import scan_sites
 from .conftest import KEY
-from .live import chromium, serve
+from .live import chromium, picture_path, serve
 from .scan_sites import Site
-
-DOCS = Path(__file__).resolve().parent.parent / "docs"
 
 
 @contextmanager
@@ -310,7 +308,7 @@ def test_scanning_the_demo_is_clean_and_the_html_report_renders(tmp_path: Path) 
         assert page.locator("img.shot").evaluate("i => i.naturalWidth") > 200
         shot = page.screenshot(full_page=False)
     assert base64.b64encode(shot)
-    (DOCS / "scan-report.png").write_bytes(shot)
+    picture_path("scan-report.png").write_bytes(shot)
 
 
 @pytest.mark.parametrize(

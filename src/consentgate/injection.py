@@ -72,15 +72,23 @@ class InjectionMemo:
         self._size = 0
 
     def inject(
-        self, page: bytes, head: bytes, body: bytes, inert_hosts: InertHosts | None
+        self,
+        page: bytes,
+        head: bytes,
+        body: bytes,
+        inert_hosts: InertHosts | None,
+        rewrite_only: bool = False,
     ) -> bytes:
-        """``StreamInjector(head, body, inert_hosts=inert_hosts).feed_last(page)``, remembered."""
-        key = (page, head, body, id(inert_hosts))
+        """``StreamInjector(head, body, inert_hosts=…, rewrite_only=…).feed_last(page)``,
+        remembered."""
+        key = (page, head, body, id(inert_hosts) * 2 + rewrite_only)
         small = len(page) <= self._max_page
         entry = self._entries.get(key) if small else None
         if entry is not None and entry[1] is inert_hosts:
             return entry[0]
-        result = StreamInjector(head, body, inert_hosts=inert_hosts).feed_last(page)
+        result = StreamInjector(
+            head, body, inert_hosts=inert_hosts, rewrite_only=rewrite_only
+        ).feed_last(page)
         if not small:
             return result
         signature = hash(key)

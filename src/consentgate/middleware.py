@@ -19,11 +19,13 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any, NamedTuple
 
 from .banner import Banner, CategoryInfo, ServiceInfo
+from .catalogue import Catalogue
 from .consent import AdMode, Consent
 from .cookie import ConsentCookie, CookieState
 from .disclosure import effective_services, google_config
 from .endpoints import ConsentEndpoints, CookieWriter, RateLimiter, Visit
 from .errors import ConfigError
+from .failclosed import EmbedTexts
 from .geo import CountryDatabase, FixedCountry, RegulatedCountries, clean_country, open_database
 from .injection import (
     InertHosts,
@@ -36,7 +38,7 @@ from .injection import (
     script_hash,
 )
 from .integrations import ServiceSpec, inert_scripts, inline_scripts
-from .integrations.google import BUILTIN_HOSTS, GoogleTags
+from .integrations.google import GoogleTags
 from .ledger import Ledger, open_ledger
 from .policy import AdRules, Offer, decide
 from .proxy import ProxyResolver, header_map
@@ -192,8 +194,11 @@ class ConsentMiddleware:
         self.exclude = tuple(settings.exclude_paths)
         self.undeclared = settings.undeclared_cookies
         self._optional = frozenset(c.name for c in settings.categories)
-        self._hosts = self._tracker_hosts()
-        self._inert: dict[frozenset[str], InertHosts] = {}
+        # fail-closed: the tracker catalogue plus declared services; held-back sets by grant
+        self._catalogue = Catalogue.builtin().with_services(
+            (s.name, s.category, s.hosts) for s in self.services
+        )
+        self._inert: dict[tuple[frozenset[str], str | None], InertHosts] = {}
         self._service_scripts = [
             (s.category, "".join(s.scripts), inert_scripts("".join(s.scripts), s.category))
             for s in self.services
@@ -229,13 +234,6 @@ class ConsentMiddleware:
         self._start_lock = asyncio.Lock()
 
     # -- set-up helpers ----------------------------------------------------------------------
-    def _tracker_hosts(self) -> dict[str, str]:
-        hosts = dict(BUILTIN_HOSTS)
-        for service in self.services:
-            for host in service.hosts:
-                hosts[host] = service.category  # a declared service decides (e.g. a GTM container)
-        return hosts
-
     # -- ASGI ----------------------------------------------------------------------------------
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Handle one ASGI connection."""
@@ -299,7 +297,7 @@ class ConsentMiddleware:
                 scope = dict(scope)
                 scope["headers"] = [(k, v) for k, v in scope["headers"] if k != b"accept-encoding"]
             inject = not (self.exclude and path.startswith(self.exclude))
-        elif not visit.resign:
+        elif not visit.resign and not self.inert_hosts(visit.consent.granted):  # fail-closed
             # Not a page: only the app's cookies may need filtering, and often none can.
             guarded = send if visit.keeps_cookies else self._cookie_guard(visit, scope, send)
             await self.app(scope, receive, guarded)
@@ -432,12 +430,7 @@ class ConsentMiddleware:
     # -- per-response pieces -------------------------------------------------------------------
     def snippets(self, visit: Visit, path: str, language: bytes | None) -> _Snippets:
         """The head and body snippets for one visitor and page (cached)."""
-        lang = self._languages.get(language)
-        if lang is None:
-            lang = self.banner.language(language.decode("latin-1") if language else None)
-            if len(self._languages) >= _CACHE_LIMIT:
-                self._languages.clear()
-            self._languages[language] = lang
+        lang = self._language(language)
         key = (visit.render, lang, path)
         cached = self._snippets.get(key)
         if cached is None:
@@ -479,16 +472,35 @@ class ConsentMiddleware:
         attr = f' nonce="{html.escape(nonce, quote=True)}"'
         return _add_nonce(snippets.head, attr), _add_nonce(snippets.body, attr)
 
-    def inert_hosts(self, granted: frozenset[str]) -> InertHosts:
-        """Tracker hosts whose category is not granted (prepared once per granted set)."""
-        hosts = self._inert.get(granted)
+    def inert_hosts(self, granted: frozenset[str], lang: str | None = None) -> InertHosts:
+        """Catalogued trackers whose category is not granted (prepared once per granted set
+        and placeholder language)."""
+        hosts = self._inert.get((granted, lang))
         if hosts is None:
-            hosts = InertHosts(
-                {host: cat for host, cat in self._hosts.items() if cat not in granted}
+            texts = self.banner.texts(lang or self.banner.language(None))
+            hosts = InertHosts.from_catalogue(
+                self._catalogue,
+                granted,
+                texts=EmbedTexts(
+                    sentence=texts["embed_notice"],
+                    load=texts["embed_load"],
+                    always=texts["embed_always"],
+                    settings=texts["reopen"],
+                    settings_url=self.settings.endpoint_path.rstrip("/") + "/settings",
+                ),
             )
             if len(self._inert) < 1024:
-                self._inert[granted] = hosts
+                self._inert[(granted, lang)] = hosts
         return hosts
+
+    def _language(self, language: bytes | None) -> str:
+        lang = self._languages.get(language)
+        if lang is None:
+            lang = self.banner.language(language.decode("latin-1") if language else None)
+            if len(self._languages) >= _CACHE_LIMIT:
+                self._languages.clear()
+            self._languages[language] = lang
+        return lang
 
     def cookie_category(self, name: str) -> str | None:
         """The category of a cookie the app sets, ``None`` when no service declares it."""
@@ -556,7 +568,18 @@ class ConsentMiddleware:
             if inject and encoded:
                 _log_compressed_once()
                 inject = False
-        if not inject and not set_cookie and not visit.resign:
+        # fail-closed: an HTML answer that gets no snippets still has its trackers held back
+        rewrite = (
+            not inject
+            and not encoded
+            and content_type[:9].lower() == b"text/html"
+            and message["status"] >= 200
+            and message["status"] not in _NO_BODY_STATUS
+            and scope["method"] != "HEAD"
+            and not (self.exclude and scope["path"].startswith(self.exclude))
+            and bool(self.inert_hosts(visit.consent.granted))
+        )
+        if not inject and not rewrite and not set_cookie and not visit.resign:
             return message, None  # nothing to change: pass the app's message on as it is
         headers: list[tuple[bytes, bytes]] = list(raw)
         if set_cookie:
@@ -580,9 +603,14 @@ class ConsentMiddleware:
                 headers, snippets = self._prepared(raw, visit, scope, language)
         message = dict(message)
         message["headers"] = headers
+        lang = self._language(request_headers.get(b"accept-language"))
+        if rewrite:  # fail-closed: rewritten, no snippets
+            message["headers"] = _rewritten_headers(headers)
+            hosts = self.inert_hosts(visit.consent.granted, lang)
+            return message, _Injection((b"", b""), hosts, self._memo, message, send, True)
         if snippets is None:
             return message, None
-        hosts = self.inert_hosts(visit.consent.granted)
+        hosts = self.inert_hosts(visit.consent.granted, lang)
         return message, _Injection(snippets, hosts, self._memo, message, send)
 
     def _prepared(
@@ -678,7 +706,17 @@ async def _nothing() -> None:
 class _Injection:
     """One HTML response that gets snippets: its held start message and the body's injector."""
 
-    __slots__ = ("body", "downstream", "finished", "head", "hosts", "injector", "memo", "pending")
+    __slots__ = (
+        "body",
+        "downstream",
+        "finished",
+        "head",
+        "hosts",
+        "injector",
+        "memo",
+        "pending",
+        "rewrite_only",
+    )
 
     def __init__(
         self,
@@ -687,7 +725,9 @@ class _Injection:
         memo: InjectionMemo,
         start: Message,
         downstream: Send,
+        rewrite_only: bool = False,
     ) -> None:
+        self.rewrite_only = rewrite_only
         self.head, self.body = snippets
         self.hosts = hosts
         self.memo = memo
@@ -706,12 +746,14 @@ class _Injection:
             if more:
                 if injector is None:
                     injector = self.injector = StreamInjector(
-                        self.head, self.body, inert_hosts=self.hosts
+                        self.head, self.body, inert_hosts=self.hosts, rewrite_only=self.rewrite_only
                     )
                 body = injector.feed(chunk)
             else:
                 if injector is None:  # the whole body in one message: maybe a page seen before
-                    body = self.memo.inject(bytes(chunk), self.head, self.body, self.hosts)
+                    body = self.memo.inject(
+                        bytes(chunk), self.head, self.body, self.hosts, self.rewrite_only
+                    )
                 else:
                     body = injector.feed_last(chunk)
                 self.injector = None
@@ -786,6 +828,24 @@ def _shows_page(accept: bytes | None, destination: bytes | None) -> bool:
     if accept is None or b"*/*" in accept or not accept.strip():
         return destination is None or destination.strip().lower() in _PAGE_DESTINATIONS
     return False
+
+
+def _rewritten_headers(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    """Headers of an HTML answer rewritten for the visitor's consent (fail-closed)."""
+    kept: list[tuple[bytes, bytes]] = []
+    vary: list[bytes] = []
+    cache_control: bytes | None = None
+    for key, value in headers:
+        lowered = key.lower()
+        if lowered == b"vary":
+            vary.append(value)
+        elif lowered == b"cache-control":
+            cache_control = value
+        elif lowered != b"content-length":
+            kept.append((key, value))
+    kept.append(_VARY_COOKIE if not vary else (b"vary", _merge_vary(vary)))
+    kept.append(_PRIVATE if cache_control is None else (b"cache-control", _private(cache_control)))
+    return kept
 
 
 def _with_hashes(policy: bytes, hashes: list[str]) -> bytes:

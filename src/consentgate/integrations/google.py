@@ -12,19 +12,21 @@ import json
 from dataclasses import dataclass
 from functools import lru_cache
 
+from ..catalogue import Catalogue
 from ..consent import AdMode, Consent
 from . import ServiceSpec, inert_scripts, script_tag
 
 __all__ = ["BUILTIN_HOSTS", "GoogleConfig", "GoogleTags", "builtin_services"]
 
-#: Script hosts that are Google trackers, by category (fail-closed rewriting in the page).
+#: Catalogue services that are Google's tags (not its embeds).
+_GOOGLE_TAGS = frozenset(
+    {"Google Analytics", "Google Tag Manager", "Google AdSense", "Google Ad Manager"}
+)
+#: Hosts of Google's tags, by category, from the tracker catalogue (fail-closed rewriting).
 BUILTIN_HOSTS: dict[str, str] = {
-    "google-analytics.com": "analytics",
-    "googletagmanager.com": "analytics",
-    "googlesyndication.com": "advertising",
-    "doubleclick.net": "advertising",
-    "googletagservices.com": "advertising",
-    "adservice.google.com": "advertising",
+    host: tracker.category
+    for host, tracker in Catalogue.builtin()
+    if tracker.service in _GOOGLE_TAGS
 }
 GOOGLE = "Google"
 PARTNER_SITES_URL = "https://policies.google.com/technologies/partner-sites"

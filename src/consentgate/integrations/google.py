@@ -59,6 +59,8 @@ class GoogleConfig:
     allow_google_signals: bool = True
     ads_provider: str = "none"
     ads_client: str | None = None
+    #: What a refusal of advertising serves: "non_personalized", "limited" or "none".
+    ads_without_consent: str = "non_personalized"
 
 
 def builtin_services(config: GoogleConfig) -> list[ServiceSpec]:
@@ -122,8 +124,16 @@ class GoogleTags:
         )
 
     def body_tags(self, consent: Consent) -> str:
-        """GA4 / AdSense / GPT loaders for before ``</body>``, active or inert."""
-        return self._body(consent.analytics, "advertising" in consent.granted, consent.ads)
+        """GA4 / AdSense / GPT loaders for before ``</body>``, active or inert.
+
+        Before a choice, the ad tags a refusal would serve are there too, inert under
+        ``!advertising`` (activated once the visitor has chosen without advertising), so that
+        "Reject all" serves on this page what a reload would.
+        """
+        undecided = consent.regulated and not consent.decided
+        return self._body(
+            consent.analytics, "advertising" in consent.granted, consent.ads, undecided
+        )
 
     def _render_head(
         self,
@@ -158,7 +168,9 @@ class GoogleTags:
             )
         return "".join(parts)
 
-    def _render_body(self, analytics: bool, advertising: bool, ads: AdMode) -> str:
+    def _render_body(
+        self, analytics: bool, advertising: bool, ads: AdMode, undecided: bool = False
+    ) -> str:
         cfg = self.config
         html = []
         if cfg.measurement_id:
@@ -182,6 +194,11 @@ class GoogleTags:
             )
             active = ads in (AdMode.PERSONALIZED, AdMode.NON_PERSONALIZED)
             html.append(loader if active else inert_scripts(loader, "advertising"))
+            if undecided and not active and cfg.ads_without_consent == "non_personalized":
+                npa = script_tag(
+                    "(window.adsbygoogle=window.adsbygoogle||[]).requestNonPersonalizedAds=1;"
+                )
+                html.append(inert_scripts(npa + loader, "!advertising"))
         elif cfg.ads_provider == "gpt":
             if ads is AdMode.LIMITED:
                 html.append(script_tag(src=GPT_LIMITED_URL, attrs=" async"))
@@ -189,7 +206,22 @@ class GoogleTags:
                 loader = script_tag(src=GPT_URL, attrs=" async")
                 active = ads in (AdMode.PERSONALIZED, AdMode.NON_PERSONALIZED)
                 html.append(loader if active else inert_scripts(loader, "advertising"))
+                if undecided and not active:
+                    html.append(inert_scripts(self._gpt_refused(), "!advertising"))
         return "".join(html)
+
+    def _gpt_refused(self) -> str:
+        """What a refusal of advertising loads with GPT (as after a reload)."""
+        refusal = self.config.ads_without_consent
+        if refusal == "limited":
+            return script_tag(src=GPT_LIMITED_URL, attrs=" async")
+        if refusal != "non_personalized":
+            return ""
+        settings = (
+            "window.googletag=window.googletag||{cmd:[]};googletag.cmd.push(function()"
+            "{googletag.pubads().setPrivacySettings({nonPersonalizedAds:true})});"
+        )
+        return script_tag(settings) + script_tag(src=GPT_URL, attrs=" async")
 
 
 def _unregulated_default(gpc_opt_out: bool) -> dict[str, str]:

@@ -295,6 +295,10 @@ class InertHosts(Mapping[str, str]):
         finder = self._finder
         if finder is None or not text:
             return []
+        # The URL parser drops tabs and newlines anywhere; hosts may hide behind escapes.
+        if b"\\" in text or not text.isascii():
+            text = _fold_text(text)
+        text = text.translate(None, b"\t\n\r")
         found: dict[str, Tracker] = {}
         for m in finder.finditer(text):
             host = m.group(0).lower().decode("ascii").lstrip(".-")
@@ -500,6 +504,28 @@ def _renamed(
     return b"".join(parts)
 
 
+_JS_ESCAPE = re.compile(r"\\u\{([0-9a-fA-F]{1,6})\}|\\u([0-9a-fA-F]{4})|\\x([0-9a-fA-F]{2})")
+#: Characters the URL parser's IDNA mapping drops from a host (soft hyphen, zero widths…).
+_IGNORED = dict.fromkeys(
+    [0xAD, 0x34F, 0x180B, 0x180C, 0x180D, 0x200B, 0x200C, 0x200D, 0x2060, 0xFEFF]
+    + list(range(0xFE00, 0xFE10))
+)
+
+
+def _fold_text(text: bytes) -> bytes:
+    """Script text as hosts in it would reach the URL parser: JavaScript escapes decoded,
+    characters IDNA drops removed, compatibility forms folded; other non-ASCII dropped."""
+
+    def unescape(m: re.Match[str]) -> str:
+        code = int(m.group(1) or m.group(2) or m.group(3), 16)
+        return chr(code) if code <= 0x10FFFF else ""
+
+    decoded = _JS_ESCAPE.sub(unescape, text.decode("utf-8", "replace")).replace("\\/", "/")
+    folded = unicodedata.normalize("NFKC", decoded.translate(_IGNORED))
+    folded = folded.replace("\u3002", ".").replace("\uff0e", ".").replace("\uff61", ".")
+    return folded.encode("ascii", "ignore")
+
+
 def _escape(text: str) -> bytes:
     return html.escape(text, quote=True).encode("ascii", "xmlcharrefreplace")
 
@@ -513,5 +539,5 @@ def _finder(catalogue: Catalogue) -> re.Pattern[bytes] | None:
         return None
     alternatives = b"|".join(re.escape(t.encode("ascii")) for t in reversed(tlds))
     return re.compile(
-        rb"(?<![A-Za-z0-9-])(?:[A-Za-z0-9-]++\.)++(?i:" + alternatives + rb")(?![A-Za-z0-9-])"
+        rb"(?<![A-Za-z0-9-])(?:[A-Za-z0-9-]+\.)+(?i:" + alternatives + rb")(?![A-Za-z0-9-])"
     )

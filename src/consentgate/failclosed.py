@@ -507,8 +507,19 @@ def _renamed(
 _JS_ESCAPE = re.compile(r"\\u\{([0-9a-fA-F]{1,6})\}|\\u([0-9a-fA-F]{4})|\\x([0-9a-fA-F]{2})")
 #: Characters the URL parser's IDNA mapping drops from a host (soft hyphen, zero widths…).
 _IGNORED = dict.fromkeys(
-    [0xAD, 0x34F, 0x180B, 0x180C, 0x180D, 0x200B, 0x200C, 0x200D, 0x2060, 0xFEFF]
-    + list(range(0xFE00, 0xFE10))
+    [
+        0xAD,
+        0x34F,
+        0x180B,
+        0x180C,
+        0x180D,
+        0x200B,
+        0x200C,
+        0x200D,
+        0x2060,
+        0xFEFF,
+        *range(0xFE00, 0xFE10),
+    ]
 )
 
 

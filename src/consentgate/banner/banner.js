@@ -250,6 +250,13 @@
   }
 
   function release(now) {
+    // What only a refusal serves can no longer apply once the category is granted.
+    each(d.querySelectorAll('script[type="text/plain"][data-consentgate-category*="!"]'), function (s) {
+      var moot = words(s.getAttribute("data-consentgate-category")).some(function (w) {
+        return w.charAt(0) === "!" && decided && now.indexOf(w.slice(1)) >= 0;
+      });
+      if (moot && s.parentNode) s.parentNode.removeChild(s);
+    });
     each(d.querySelectorAll("[data-consentgate-embed][data-consentgate-category]"), function (box) {
       if (allowed(box.getAttribute("data-consentgate-category"), now)) embed(box, false);
     });

@@ -488,6 +488,7 @@ class ConsentMiddleware:
                     settings=texts["reopen"],
                     settings_url=self.settings.endpoint_path.rstrip("/") + "/settings",
                 ),
+                nocookie=self.settings.youtube_nocookie,
             )
             if len(self._inert) < 1024:
                 self._inert[(granted, lang)] = hosts

@@ -107,3 +107,17 @@ def test_inline_script_naming_two_categories_waits_for_both() -> None:
     gate_ = InertHosts.from_catalogue(Catalogue.builtin(), {"necessary"})
     text = b"load('https://www.googletagmanager.com/gtm.js');load('//connect.facebook.net/x.js')"
     assert gate_.categories_in_text(text) == b"advertising analytics"
+
+
+def test_a_pickled_copy_keeps_services_embeds_and_texts() -> None:
+    import pickle
+
+    gate_ = InertHosts.from_catalogue(
+        Catalogue.builtin(), {"necessary"}, texts=EmbedTexts(load="Laden"), nocookie=False
+    )
+    clone = pickle.loads(pickle.dumps(gate_))
+    tag = b'<iframe src="https://www.youtube.com/embed/a">'
+    assert clone.start_tag(tag, b"iframe", foreign=False) == gate_.start_tag(
+        tag, b"iframe", foreign=False
+    )
+    assert b"Laden" in clone.start_tag(tag, b"iframe", foreign=False).tag

@@ -81,7 +81,6 @@ _ATTRIBUTE = re.compile(
     rb"[\t\n\f\r /]*+([^\t\n\f\r />][^\t\n\f\r />=]*+)"
     rb"""(?:[\t\n\f\r ]*+=[\t\n\f\r ]*+(?:"([^"]*+)"|'([^']*+)'|([^\t\n\f\r >]*+)))?"""
 )
-_TAG_NAME = re.compile(rb"</?([^\t\n\f\r />]*+)")
 
 
 @functools.lru_cache(maxsize=4096)
@@ -200,7 +199,6 @@ class InertHosts(Mapping[str, str]):
     __slots__ = (
         "_catalogue",
         "_categories",
-        "_embed",
         "_finder",
         "_memo",
         "_nocookie",
@@ -213,7 +211,6 @@ class InertHosts(Mapping[str, str]):
     _nocookie: bool
     _finder: re.Pattern[bytes] | None
     _memo: dict[tuple[bytes, bool], TagRewrite]
-    _embed: bool
 
     def __init__(
         self,
@@ -237,7 +234,6 @@ class InertHosts(Mapping[str, str]):
         setattr_(self, "_nocookie", nocookie)
         setattr_(self, "_finder", _finder(catalogue))
         setattr_(self, "_memo", {})
-        setattr_(self, "_embed", any(t.embed for _, t in catalogue))
 
     @classmethod
     def from_catalogue(
@@ -259,8 +255,8 @@ class InertHosts(Mapping[str, str]):
     def __delattr__(self, name: str) -> None:
         raise AttributeError(f"InertHosts is immutable: cannot delete {name!r}")
 
-    def __reduce__(self) -> tuple[type[InertHosts], tuple[dict[str, str]]]:
-        return InertHosts, (self._categories,)
+    def __reduce__(self) -> tuple[object, tuple[list[tuple[str, Tracker]], EmbedTexts, bool]]:
+        return _rebuild, (list(self._catalogue), self._texts, self._nocookie)
 
     def __getitem__(self, host: str) -> str:
         return self._categories[host]
@@ -453,6 +449,10 @@ class InertHosts(Mapping[str, str]):
             "<template data-consentgate-template>"
         ).encode()
         return TagRewrite(opening + iframe, close=b"</template></div>")
+
+
+def _rebuild(trackers: list[tuple[str, Tracker]], texts: EmbedTexts, nocookie: bool) -> InertHosts:
+    return InertHosts(trackers=trackers, texts=texts, nocookie=nocookie)
 
 
 _PATH_END = re.compile(rb"[^A-Za-z0-9/_.~%-]")

@@ -122,15 +122,21 @@ def _scan_regex(alternatives: list[bytes]) -> re.Pattern[bytes]:
 
 #: Everything of interest: every tag (head snippet pending, foreign content).
 _RX_ALL = _scan_regex(_COMMON)
+#: The commonest tags first: an end tag, a start tag without attributes.
+_NO_ATTRIBUTES = rb"(?!" + _SPECIAL + _DELIM + rb")[a-zA-Z][^\t\n\f\r />]*+>"
+
+
+def _end_tags(but: bytes) -> bytes:
+    return rb"/" + but + rb"[a-zA-Z][^\t\n\f\r />]*+(?:>|(?:" + _ATTR + rb")*+" + _TAG_END + rb")"
+
+
 #: Boring tags skipped; ``</body`` of interest.
 _RX_BODY = _scan_regex(
-    [_BORING_START, *_COMMON, rb"/(?!" + _names(b"body") + _DELIM + rb")[a-zA-Z][^\t\n\f\r />]*+"
-     rb"(?:" + _ATTR + rb")*+" + _TAG_END]
+    [_end_tags(rb"(?!" + _names(b"body") + _DELIM + rb")"), _NO_ATTRIBUTES, _BORING_START,
+     *_COMMON]
 )  # fmt: skip
 #: Boring tags skipped; no end tag of interest.
-_RX_PLAIN = _scan_regex(
-    [*_COMMON, _BORING_START, rb"/[a-zA-Z][^\t\n\f\r />]*+(?:" + _ATTR + rb")*+" + _TAG_END]
-)
+_RX_PLAIN = _scan_regex([_end_tags(b""), _NO_ATTRIBUTES, _BORING_START, *_COMMON])
 
 _COMMENT_CLOSE = re.compile(rb"--!?>")
 _CDATA_CLOSE = re.compile(rb"\]\]>")

@@ -147,8 +147,13 @@ def test_reject_loads_only_non_personalized_ads(
     v.page.click("#consentgate-reject")
     v.page.wait_for_timeout(300)
     assert not banner_open(v.page)
-    assert v.trackers() == []
     assert v.consent_updates()[-1]["ad_storage"] == "denied"
+    # In place, the page serves what a reload will: non-personalized ads only.
+    v.page.wait_for_function("window.adsbygoogle && window.adsbygoogle.requestNonPersonalizedAds")
+    in_place = v.trackers()
+    assert in_place
+    assert all("googlesyndication.com" in url for url in in_place)
+    v.requests.clear()
     v.page.reload()
     v.page.wait_for_load_state("networkidle")
     assert v.page.text_content("#ads") == "non_personalized"

@@ -178,6 +178,20 @@ async def test_ad_push_scripts_are_inert_until_ads_may_load(app: Any) -> None:
 # -- video embed and preferences (functional) -----------------------------------------------------
 
 
+async def test_youtube_embed_is_a_placeholder_until_allowed_then_nocookie(app: Any) -> None:
+    article = "/articles/walking-for-health"
+    async with visitor(app, "DE") as client:
+        before = (await client.get(article, headers={"accept": "text/html"})).text
+        assert 'aria-label="YouTube"' in before
+        assert '<iframe width="560"' not in before.split("<template")[0]
+        await client.post(
+            "/_consent", data={"action": "save", "categories": ["functional"], "next": article}
+        )
+        after = (await client.get(article, headers={"accept": "text/html"})).text
+    assert 'aria-label="YouTube"' not in after
+    assert 'src="https://www.youtube.com/embed/M7lc1UVf-VE"' in after
+
+
 async def test_video_player_script_loads_only_with_functional_consent(app: Any) -> None:
     article = ARTICLES[0].url
     inert = '<script type="text/plain" data-consentgate-category="functional"'

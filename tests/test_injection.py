@@ -74,23 +74,64 @@ def test_self_closing_head_tag_is_head() -> None:
 
 @pytest.mark.parametrize("tag", [b"<header>", b"<headx>", b"<head-x>"])
 def test_header_and_lookalike_tags_are_not_head(tag: bytes) -> None:
-    page = tag + b"x<body>y</body>"
-    assert inject(page) == tag + b"x<body>y" + HEAD + BODY + b"</body>"
+    page = b"<html>" + tag + b"x<body>y</body>"
+    assert inject(page) == b"<html>" + HEAD + tag + b"x<body>y" + BODY + b"</body>"
 
 
-def test_without_head_tag_head_snippet_goes_right_before_body_snippet() -> None:
+def test_without_head_tag_head_snippet_goes_before_the_first_other_tag() -> None:
     page = b"<html><body>x</body></html>"
-    assert inject(page) == b"<html><body>x" + HEAD + BODY + b"</body></html>"
+    assert inject(page) == b"<html>" + HEAD + b"<body>x" + BODY + b"</body></html>"
 
 
 def test_head_tag_after_body_tag_does_not_count() -> None:
     page = b"<body><head>x</body>"
-    assert inject(page) == b"<body><head>x" + HEAD + BODY + b"</body>"
+    assert inject(page) == HEAD + b"<body><head>x" + BODY + b"</body>"
 
 
-def test_head_end_tag_before_any_head_tag_defers_head_snippet() -> None:
-    page = b"<title>t</title></head><head>x</body>"
-    assert inject(page) == b"<title>t</title></head><head>x" + HEAD + BODY + b"</body>"
+def test_head_snippet_follows_a_meta_charset_after_head() -> None:
+    for meta in (b"<meta charset=utf-8>", b'<META http-equiv="Content-Type" content="x">'):
+        page = b"<!doctype html><head>\n " + meta + b"<title>t</title></head>"
+        assert inject(page).startswith(b"<!doctype html><head>\n " + meta + HEAD + b"<title>")
+        for cut in range(len(page)):
+            assert inject(page, [cut]) == inject(page)
+    page = b"<!doctype html><head><meta name=x><title>"
+    assert inject(page).startswith(b"<!doctype html><head>" + HEAD + b"<meta name=x>")
+
+
+def test_without_head_a_meta_charset_first_still_comes_first() -> None:
+    page = b"<!doctype html><meta charset=utf-8><script src=/a.js></script>"
+    assert inject(page).startswith(b"<!doctype html><meta charset=utf-8>" + HEAD + b"<script")
+
+
+@pytest.mark.parametrize(
+    "page",
+    [
+        b"<p>fragment</p></body>",
+        b"text <head></head><body></body>",
+        b"<div hx-swap-oob=true><head></div>",
+        b"<!-- c -->\n<tr><td>x</td></tr>",
+        b"",
+    ],
+)
+def test_fragments_get_no_snippets(page: bytes) -> None:
+    assert inject(page) == page
+    assert inject(page, list(range(len(page)))) == page
+
+
+@pytest.mark.parametrize(
+    "start", [b"<!DOCTYPE html>", b"\xef\xbb\xbf<html>", b" <!-- c --> <HEAD>", b"\n<body>"]
+)
+def test_documents_are_told_by_what_comes_first(start: bytes) -> None:
+    out = inject(start + b"<p>x</p></body>")
+    assert out.count(HEAD) == out.count(BODY) == 1
+
+
+def test_rewrite_only_mode_inserts_nothing_but_holds_trackers_back() -> None:
+    page = PAGE.replace(b"<title>", b'<script src="//googletagmanager.com/a"></script><title>')
+    out = StreamInjector(HEAD, BODY, inert_hosts=HOSTS, rewrite_only=True).feed_last(page)
+    assert HEAD not in out
+    assert BODY not in out
+    assert INERT in out
 
 
 def test_only_first_head_tag_gets_head_snippet() -> None:
@@ -108,7 +149,8 @@ def test_head_tag_inside_comment_is_ignored() -> None:
 
 @pytest.mark.parametrize("end", [b"</body>", b"</BODY>", b"</body >", b"</Body\n>"])
 def test_body_snippet_goes_before_body_end_tag_in_any_case(end: bytes) -> None:
-    assert inject(b"<body>x" + end + b"</html>") == b"<body>x" + HEAD + BODY + end + b"</html>"
+    out = inject(b"<body>x" + end + b"</html>")
+    assert out == HEAD + b"<body>x" + BODY + end + b"</html>"
 
 
 def test_bodyx_end_tag_is_not_body_end() -> None:
@@ -117,7 +159,7 @@ def test_bodyx_end_tag_is_not_body_end() -> None:
 
 def test_without_body_end_tag_snippets_are_appended_by_finish() -> None:
     injector = StreamInjector(HEAD, BODY)
-    assert injector.feed(b"<p>no body end") == b"<p>no body end"
+    assert injector.feed(b"<html>no body end") == b"<html>no body end"
     assert injector.finish() == HEAD + BODY
 
 
@@ -197,7 +239,9 @@ def test_one_byte_chunks_give_the_same_output_as_whole() -> None:
 
 def test_plain_text_is_returned_by_the_same_feed() -> None:
     injector = StreamInjector(HEAD, BODY)
-    assert injector.feed(b"<html><p class=a>text</p> a < b") == b"<html><p class=a>text</p> a < b"
+    assert injector.feed(b"<head><p class=a>text</p> a < b") == (
+        b"<head>" + HEAD + b"<p class=a>text</p> a < b"
+    )
 
 
 def test_possible_tag_start_is_held_only_until_the_next_feed() -> None:
@@ -206,7 +250,7 @@ def test_possible_tag_start_is_held_only_until_the_next_feed() -> None:
     assert injector.feed(b"ad>x</bo") == b"<head>" + HEAD + b"x"
     assert injector.feed(b"dy>") == b""
     assert injector.feed(b"<p") == b""  # Part of the held tail after "</body>".
-    assert injector.finish() == BODY + b"</body><p"
+    assert injector.finish() == BODY + b"</body>&lt;p"  # cut by the end: inert
 
 
 FRAGMENTS = [
@@ -261,7 +305,7 @@ def pages(draw: st.DrawFn) -> bytes:
 
 
 @settings(max_examples=400, deadline=None)
-@given(data=st.data(), page=pages(), max_tag=st.sampled_from([16, 40, 8192]))
+@given(data=st.data(), page=pages(), max_tag=st.sampled_from([4096, 8192]))
 def test_output_does_not_depend_on_chunking(data: st.DataObject, page: bytes, max_tag: int) -> None:
     cuts = data.draw(st.lists(st.integers(0, len(page)), max_size=12))
     whole = inject(page, hosts=HOSTS, max_tag=max_tag)
@@ -269,7 +313,7 @@ def test_output_does_not_depend_on_chunking(data: st.DataObject, page: bytes, ma
 
 
 @settings(max_examples=200, deadline=None)
-@given(page=pages(), max_tag=st.sampled_from([16, 40, 8192]))
+@given(page=pages(), max_tag=st.sampled_from([4096, 8192]))
 def test_one_byte_chunks_match_whole_for_random_pages(page: bytes, max_tag: int) -> None:
     cuts = list(range(1, len(page)))
     whole = inject(page, hosts=HOSTS, max_tag=max_tag)
@@ -280,10 +324,13 @@ def test_one_byte_chunks_match_whole_for_random_pages(page: bytes, max_tag: int)
 @given(page=pages())
 def test_without_inert_hosts_output_is_input_plus_each_snippet_once(page: bytes) -> None:
     head, body = b"\x00H\x00", b"\x00B\x00"
-    out = inject(page.replace(b"\x00", b""), head=head, body=body)
+    page = b"<!doctype html>" + page.replace(b"\x00", b"")
+    out = inject(page, head=head, body=body)
     assert out.count(head) == 1
     assert out.count(body) == 1
-    assert out.replace(head, b"").replace(body, b"") == page.replace(b"\x00", b"")
+    rest = out.replace(head, b"").replace(body, b"")
+    # Only a construct cut by the end of the stream changes: its "<" is sent as "&lt;".
+    assert rest == page or (rest.count(b"&lt;") == 1 and rest.replace(b"&lt;", b"<") == page)
 
 
 def test_ten_megabyte_body_in_64k_chunks_flows_with_bounded_output() -> None:
@@ -320,6 +367,7 @@ def test_ten_megabyte_body_in_64k_chunks_flows_with_bounded_output() -> None:
 
 def test_feed_after_finish_raises_and_finish_is_idempotent() -> None:
     injector = StreamInjector(HEAD, BODY)
+    assert injector.feed(b"<html>") == b"<html>"
     assert injector.finish() == HEAD + BODY
     assert injector.finish() == b""
     with pytest.raises(RuntimeError):
@@ -427,12 +475,10 @@ def test_every_duplicate_src_is_renamed() -> None:
     assert b" src=" not in out
 
 
-def test_script_text_containing_script_tags_is_not_rewritten() -> None:
-    page = (
-        b'<script>document.write(\'<script src="https://googletagmanager.com/gtm.js">'
-        b"<\\/script>');</script>"
-    )
-    assert neutralise(page) == page
+def test_script_text_naming_a_tracker_makes_the_whole_script_inert() -> None:
+    text = b"document.write('<script src=\"https://googletagmanager.com/gtm.js\"><\\/script>');"
+    out = neutralise(b"<script>" + text + b"</script>")
+    assert out == INERT + b">" + text + b"</script>"
 
 
 def test_script_tag_in_comment_is_not_rewritten() -> None:
@@ -456,10 +502,17 @@ def test_relative_and_inline_scripts_are_untouched() -> None:
     assert neutralise(page) == page
 
 
-def test_script_tag_longer_than_max_tag_is_sent_unchanged() -> None:
+def test_tag_cut_into_chunks_beyond_max_tag_is_made_inert() -> None:
     tag = b'<script src="https://googletagmanager.com/gtm.js" data-pad="' + b"p" * 100 + b'">'
-    assert inject(tag, hosts=HOSTS, head=b"", body=b"", max_tag=64) == tag
-    assert inject(tag, [10, 70, 90], hosts=HOSTS, head=b"", body=b"", max_tag=64) == tag
+    assert inject(tag, hosts=HOSTS, head=b"", body=b"", max_tag=64).startswith(INERT)
+    assert inject(tag, [10, 70, 90], hosts=HOSTS, head=b"", body=b"", max_tag=64) == (
+        b"&lt;" + tag[1:]
+    )
+
+
+def test_tag_cut_by_the_end_of_the_stream_is_made_inert() -> None:
+    tag = b'<img src="https://googletagmanager.com/p.gif'
+    assert inject(tag, hosts=HOSTS) == b"&lt;" + tag[1:]
 
 
 def test_script_tag_split_across_chunks_is_rewritten() -> None:
@@ -546,7 +599,7 @@ def test_injector_takes_inert_hosts_as_it_takes_a_mapping() -> None:
 
 def test_empty_inert_hosts_are_no_hosts() -> None:
     injector = StreamInjector(HEAD, BODY, inert_hosts=InertHosts({"": "x"}))
-    assert injector.feed(b"<head>") == b"<head>" + HEAD
+    assert injector.feed(b"<head>x") == b"<head>" + HEAD + b"x"
     injector.feed(b"</body>" + b"x" * 9000)
     # Both snippets in and nothing to rewrite: chunks now pass through untouched.
     tag = b'<script src="https://www.googletagmanager.com/gtm.js">'
@@ -571,7 +624,8 @@ def test_script_ends_only_at_a_script_end_tag_name() -> None:
     tracker = b"<script src=//googletagmanager.com/a>"
     inert = INERT + b" data-consentgate-src=//googletagmanager.com/a>"
     page = b"<script>a</scripts>" + tracker + b"</SCRIPT\t>" + tracker
-    assert neutralise(page) == b"<script>a</scripts>" + tracker + b"</SCRIPT\t>" + inert
+    text = b"a</scripts>" + tracker
+    assert neutralise(page) == INERT + b">" + text + b"</SCRIPT\t>" + inert
 
 
 def test_src_only_in_a_value_or_a_quoted_gt_does_not_stop_the_next_rewrite() -> None:
@@ -649,7 +703,7 @@ def realistic_pages(draw: st.DrawFn) -> bytes:
 
 
 @settings(max_examples=200, deadline=None)
-@given(data=st.data(), page=realistic_pages(), max_tag=st.sampled_from([40, 8192]))
+@given(data=st.data(), page=realistic_pages(), max_tag=st.sampled_from([4096, 8192]))
 def test_whole_realistic_page_at_once_matches_any_chunking(
     data: st.DataObject, page: bytes, max_tag: int
 ) -> None:
@@ -661,7 +715,7 @@ def test_whole_realistic_page_at_once_matches_any_chunking(
 
 
 @settings(max_examples=200, deadline=None)
-@given(data=st.data(), page=pages(), max_tag=st.sampled_from([16, 40, 8192]))
+@given(data=st.data(), page=pages(), max_tag=st.sampled_from([4096, 8192]))
 def test_inert_hosts_and_mapping_give_the_same_output(
     data: st.DataObject, page: bytes, max_tag: int
 ) -> None:

@@ -108,6 +108,7 @@ def google_config(settings: ConsentSettings) -> GoogleConfig:
         allow_google_signals=settings.analytics.allow_google_signals,
         ads_provider=settings.ads.provider,
         ads_client=settings.ads.client,
+        ads_without_consent=settings.ads.without_consent,
     )
 
 

@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from .banner import Banner, CategoryInfo, ServiceInfo
+from .catalogue import Catalogue
 from .consent import AdMode
 from .cookie import ConsentCookie
 from .disclosure import effective_services, google_config
@@ -22,7 +23,7 @@ from .endpoints import ConsentEndpoints, CookieWriter, RateLimiter
 from .errors import ConfigError
 from .geo import CountryDatabase, FixedCountry, RegulatedCountries, open_database
 from .integrations import ServiceSpec
-from .integrations.google import BUILTIN_HOSTS, GoogleTags
+from .integrations.google import GoogleTags
 from .ledger import Ledger, open_ledger
 from .page import PageRenderer, allows_html, shows_page
 from .policy import AdRules, Offer
@@ -153,7 +154,12 @@ class ConsentMiddleware:
             banner=self.banner,
             google=GoogleTags(google),
             services=self.services,
-            tracker_hosts=_tracker_hosts(self.services),
+            # Trackers held back in every HTML answer: the catalogue plus declared services.
+            catalogue=Catalogue.builtin().with_services(
+                (s.name, s.category, s.hosts) for s in self.services
+            ),
+            settings_url=settings.endpoint_path.rstrip("/") + "/settings",
+            youtube_nocookie=settings.youtube_nocookie,
             head_first=self.tcf.head_html if self.tcf is not None else None,
         )
         self.responder = Responder(
@@ -254,14 +260,6 @@ class ConsentMiddleware:
             await send(message)
 
         await self.app(scope, receive, wrapped_send)
-
-
-def _tracker_hosts(services: tuple[ServiceSpec, ...]) -> dict[str, str]:
-    hosts = dict(BUILTIN_HOSTS)
-    for service in services:
-        for host in service.hosts:
-            hosts[host] = service.category  # a declared service decides (e.g. a GTM container)
-    return hosts
 
 
 def _banner(settings: ConsentSettings, services: tuple[ServiceSpec, ...]) -> Banner:

@@ -17,7 +17,9 @@ from typing import Any, NamedTuple
 
 from .banner import Banner
 from .cache import LRUCache, size_of
+from .catalogue import Catalogue
 from .consent import Consent
+from .failclosed import EmbedTexts
 from .injection import (
     InertHosts,
     ascii_compatible,
@@ -82,12 +84,16 @@ class PageRenderer:
         banner: Banner,
         google: GoogleTags,
         services: Sequence[ServiceSpec],
-        tracker_hosts: Mapping[str, str],
+        catalogue: Catalogue,
+        settings_url: str,
+        youtube_nocookie: bool = True,
         head_first: Callable[[Consent], str] | None = None,
     ) -> None:
         self.banner = banner
         self.google = google
-        self.hosts = dict(tracker_hosts)
+        self.catalogue = catalogue
+        self.settings_url = settings_url
+        self.youtube_nocookie = youtube_nocookie
         self.head_first = head_first
         self._service_scripts = [
             (s.category, "".join(s.scripts), inert_scripts("".join(s.scripts), s.category))
@@ -103,7 +109,7 @@ class PageRenderer:
         self._languages: LRUCache[bytes | None, str] = LRUCache(
             CACHE_BUDGETS["languages"], name="languages"
         )
-        self._inert: LRUCache[frozenset[str], InertHosts] = LRUCache(
+        self._inert: LRUCache[tuple[frozenset[str], str], InertHosts] = LRUCache(
             CACHE_BUDGETS["inert hosts"], name="inert hosts"
         )
 
@@ -162,14 +168,26 @@ class PageRenderer:
         attr = f' nonce="{html.escape(nonce, quote=True)}"'
         return _add_nonce(snippets.head, attr), _add_nonce(snippets.body, attr)
 
-    def inert_hosts(self, granted: frozenset[str]) -> InertHosts:
-        """Tracker hosts whose category is not granted (prepared once per granted set)."""
-        hosts = self._inert.get(granted)
+    def inert_hosts(self, granted: frozenset[str], lang: str | None = None) -> InertHosts:
+        """Catalogued trackers whose category is not granted, with embed placeholders in the
+        visitor's language (prepared once per granted set and language)."""
+        lang = lang or self.banner.language(None)
+        hosts = self._inert.get((granted, lang))
         if hosts is None:
-            hosts = InertHosts(
-                {host: cat for host, cat in self.hosts.items() if cat not in granted}
+            texts = self.banner.texts(lang)
+            hosts = InertHosts.from_catalogue(
+                self.catalogue,
+                granted,
+                texts=EmbedTexts(
+                    sentence=texts["embed_notice"],
+                    load=texts["embed_load"],
+                    always=texts["embed_always"],
+                    settings=texts["reopen"],
+                    settings_url=self.settings_url,
+                ),
+                nocookie=self.youtube_nocookie,
             )
-            self._inert.put(granted, hosts, size_of(*granted) + 64 * len(hosts))
+            self._inert.put((granted, lang), hosts, size_of(*granted) + 400 * len(hosts) + 2000)
         return hosts
 
     # -- start headers -------------------------------------------------------------------------

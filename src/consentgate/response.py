@@ -171,27 +171,33 @@ class Responder:
             https = visit.client.scheme == "https"
             headers.append((b"set-cookie", self.writer.consent(value, lifetime, https=https)))
         snippets: tuple[bytes, bytes] | None = None
+        hosts: InertHosts | None = None
         if is_html:
             status = message["status"]
             body = status >= 200 and status not in _NO_BODY_STATUS and scope["method"] != "HEAD"
             if body and encoded:
                 _log_compressed_once()
+            language = request_headers.get(b"accept-language")
+            if body and not encoded:
+                lang = self.page.language(language)
+                hosts = self.page.inert_hosts(visit.consent.granted, lang)
             if not body or encoded:
                 headers = private_headers(headers, drop_length=False)
-            elif not page:  # not shown as a page: the fail-closed rewriting alone
-                headers, snippets = private_headers(headers, drop_length=True), _NO_SNIPPETS
-            else:
-                language = request_headers.get(b"accept-language")
-                if set_cookie or visit.resign:
-                    headers, snippets, _ = self.page.prepare(headers, visit, scope, language)
+            elif not page:  # not shown as a page: the fail-closed rewriting alone, if any
+                if hosts:
+                    headers, snippets = private_headers(headers, drop_length=True), _NO_SNIPPETS
                 else:
-                    headers, snippets = self.page.prepared(raw, visit, scope, language)
+                    headers = private_headers(headers, drop_length=False)
+            elif set_cookie or visit.resign:
+                headers, snippets, _ = self.page.prepare(headers, visit, scope, language)
+            else:
+                headers, snippets = self.page.prepared(raw, visit, scope, language)
         message = dict(message)
         message["headers"] = headers
-        if snippets is None:
+        if snippets is None or hosts is None:
             return message, None
-        hosts = self.page.inert_hosts(visit.consent.granted)
-        return message, _Injection(snippets, hosts, self.memo, message, send)
+        rewrite_only = snippets is _NO_SNIPPETS
+        return message, _Injection(snippets, hosts, self.memo, message, send, rewrite_only)
 
 
 async def _nothing() -> None:
@@ -201,7 +207,17 @@ async def _nothing() -> None:
 class _Injection:
     """One HTML response that is rewritten: its held start message and the body's injector."""
 
-    __slots__ = ("body", "downstream", "finished", "head", "hosts", "injector", "memo", "pending")
+    __slots__ = (
+        "body",
+        "downstream",
+        "finished",
+        "head",
+        "hosts",
+        "injector",
+        "memo",
+        "pending",
+        "rewrite_only",
+    )
 
     def __init__(
         self,
@@ -210,7 +226,9 @@ class _Injection:
         memo: InjectionMemo,
         start: Message,
         downstream: Send,
+        rewrite_only: bool = False,
     ) -> None:
+        self.rewrite_only = rewrite_only
         self.head, self.body = snippets
         self.hosts = hosts
         self.memo = memo
@@ -229,12 +247,14 @@ class _Injection:
             if more:
                 if injector is None:
                     injector = self.injector = StreamInjector(
-                        self.head, self.body, inert_hosts=self.hosts
+                        self.head, self.body, inert_hosts=self.hosts, rewrite_only=self.rewrite_only
                     )
                 body = injector.feed(chunk)
             else:
                 if injector is None:  # the whole body in one message: maybe a page seen before
-                    body = self.memo.inject(bytes(chunk), self.head, self.body, self.hosts)
+                    body = self.memo.inject(
+                        bytes(chunk), self.head, self.body, self.hosts, self.rewrite_only
+                    )
                 else:
                     body = injector.feed_last(chunk)
                 self.injector = None

@@ -473,6 +473,8 @@ class ConsentSettings(BaseSettings):
     record_retention_days: int = Field(1095, ge=1)
     rate_limit_per_minute: int = Field(30, ge=1)
     undeclared_cookies: Literal["allow", "warn", "block"] = "warn"
+    #: Load YouTube embeds from youtube-nocookie.com once allowed (fail-closed placeholders).
+    youtube_nocookie: bool = True
 
     @field_validator(
         "secret_keys",

@@ -95,6 +95,8 @@ DESCRIPTIONS: dict[str, str] = {
     "url_passthrough": "Consent Mode `url_passthrough`.",
     "honor_gpc": "`Sec-GPC: 1` outside regulated countries opts out of personalized ads.",
     "banner": "The banner (a TOML table `[banner]`).",
+    "youtube_nocookie": "A held-back YouTube embed, once allowed, loads from "
+    "`www.youtube-nocookie.com` instead of `www.youtube.com`.",
     "tcf.enabled": "IAB TCF v2.3 mode: regulated visitors get a TC string and the CMP API "
     "(`docs/tcf.md`).",
     "tcf.cmp_id": "The CMP id IAB Europe registered for this site's consent tool (2–4095); "

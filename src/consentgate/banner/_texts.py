@@ -46,6 +46,9 @@ TEXT_KEYS: tuple[str, ...] = (
     "status_denied",
     "svc_ga4",
     "svc_google_ads",
+    "embed_notice",
+    "embed_load",
+    "embed_always",
 )
 
 #: Keys missing from a shipped translation are taken from this language.

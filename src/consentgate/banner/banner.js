@@ -16,7 +16,7 @@
   var SKIP = ["type", "nonce", "data-consentgate-category", "data-consentgate-src",
     "data-consentgate-type"];
   var banner, form, first, second, opener = null, inerted = [], granted = [], had = [];
-  var modal = false, busy = false, loading = false;
+  var modal = false, busy = false, loading = false, decided = false;
 
   // An element of our own dialog (ids are looked up inside it, not in the whole page).
   function el(id) { return banner ? banner.querySelector('[id="' + P + id + '"]') : null; }
@@ -107,7 +107,8 @@
   function activate(now) {
     var todo = Array.prototype.filter.call(
       d.querySelectorAll('script[type="text/plain"][data-consentgate-category]'),
-      function (s) { return now.indexOf(s.getAttribute("data-consentgate-category")) >= 0; });
+      function (s) { return allowed(s.getAttribute("data-consentgate-category"), now); });
+    release(now);
     var waits = [];
     (function next() {
       while (todo.length) {
@@ -131,6 +132,7 @@
     var now = c.granted || [];
     var lost = had.some(function (x) { return now.indexOf(x) < 0; });
     granted = now.slice();
+    decided = !!c.decided;
     window.consentgateGranted = granted;
     banner.setAttribute("data-granted", now.join(" "));
     close();
@@ -240,6 +242,93 @@
   function safeHref(href) {
     return href && href.charAt(0) === "/" && !/^\/[\/\\]/.test(href) ? href : "";
   }
+
+  // --- fail-closed: held-back URLs and click-to-load embeds ---------------------------------
+  // A category list is met when every word is granted; "!x" when the visitor has chosen
+  // without x (what a refusal serves, as after a reload).
+  var HELD = ["src", "srcset", "imagesrcset", "href", "poster", "background", "data", "ping",
+    "srcdoc", "xlink-href"];
+
+  function allowed(cats, now) {
+    var list = words(cats);
+    return list.length > 0 && list.every(function (w) {
+      return w.charAt(0) === "!" ? decided && now.indexOf(w.slice(1)) < 0 : now.indexOf(w) >= 0;
+    });
+  }
+
+  function embed(box, focus) {
+    var t = box.querySelector("template[data-consentgate-template]");
+    if (!t || !box.parentNode) return;
+    var content = d.importNode(t.content, true);
+    var frame = content.firstElementChild;
+    box.parentNode.replaceChild(content, box);
+    if (focus && frame && frame.focus) frame.focus();
+  }
+
+  function restore(e) {
+    HELD.forEach(function (a) {
+      var v = e.getAttribute("data-consentgate-" + a);
+      if (v === null) return;
+      e.removeAttribute("data-consentgate-" + a);
+      e.setAttribute(a === "xlink-href" ? "href" : a, v);  // SVG 2 reads a plain href
+    });
+    e.removeAttribute("data-consentgate-category");
+  }
+
+  function release(now) {
+    // What only a refusal serves can no longer apply once the category is granted.
+    each(d.querySelectorAll('script[type="text/plain"][data-consentgate-category*="!"]'), function (s) {
+      var moot = words(s.getAttribute("data-consentgate-category")).some(function (w) {
+        return w.charAt(0) === "!" && decided && now.indexOf(w.slice(1)) >= 0;
+      });
+      if (moot && s.parentNode) s.parentNode.removeChild(s);
+    });
+    each(d.querySelectorAll("[data-consentgate-embed][data-consentgate-category]"), function (box) {
+      if (allowed(box.getAttribute("data-consentgate-category"), now)) embed(box, false);
+    });
+    each(d.querySelectorAll("[data-consentgate-category]:not(script):not([data-consentgate-embed])"),
+      function (e) { if (allowed(e.getAttribute("data-consentgate-category"), now)) restore(e); });
+    // An SVG script only runs when inserted with its href: insert a fresh one.
+    each(d.querySelectorAll("script[data-consentgate-category]"), function (old) {
+      if (!(old instanceof SVGElement) || !allowed(old.getAttribute("data-consentgate-category"), now)) return;
+      var s = d.createElementNS(old.namespaceURI, "script");
+      each(old.attributes, function (a) { if (a.name.indexOf("data-consentgate-") !== 0) s.setAttribute(a.name, a.value); });
+      var href = old.getAttribute("data-consentgate-href") || old.getAttribute("data-consentgate-xlink-href");
+      if (href) s.setAttribute("href", href);
+      else s.textContent = old.textContent;
+      old.parentNode.replaceChild(s, old);
+    });
+  }
+
+  function onEmbedClick(e) {
+    var t = e.target;
+    if (!(t instanceof Element)) return;
+    var b = t.closest("[data-consentgate-load],[data-consentgate-allow]");
+    var box = b && b.closest("[data-consentgate-embed]");
+    if (!box) return;
+    e.preventDefault();
+    if (b.hasAttribute("data-consentgate-load")) { embed(box, true); return; }
+    var cats = granted.slice();
+    words(box.getAttribute("data-consentgate-category")).forEach(function (c) {
+      if (c.charAt(0) !== "!" && cats.indexOf(c) < 0) cats.push(c);
+    });
+    var link = box.querySelector("a[href]");
+    fetch(ENDPOINT, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "Accept": "application/json" },
+      body: JSON.stringify({ action: "save", categories: cats })
+    }).then(function (r) {
+      if (!r.ok) throw new Error(r.status);
+      return r.json();
+    }).then(function (data) {
+      if (banner) apply(data);
+      else { granted = (data.consent || {}).granted || cats; decided = true; activate(granted); }
+    }, function () { location.href = safeHref(link && link.getAttribute("href")) || ENDPOINT + "/settings"; });
+  }
+
+  d.addEventListener("click", onEmbedClick);
+  // --- end of fail-closed block ------------------------------------------------------------
 
   function init() {
     var dialog = me.nextElementSibling;

@@ -12,19 +12,21 @@ import json
 from dataclasses import dataclass
 from functools import lru_cache
 
+from ..catalogue import Catalogue
 from ..consent import AdMode, Consent
 from . import ServiceSpec, inert_scripts, script_tag
 
 __all__ = ["BUILTIN_HOSTS", "GoogleConfig", "GoogleTags", "builtin_services"]
 
-#: Script hosts that are Google trackers, by category (fail-closed rewriting in the page).
+#: Catalogue services that are Google's tags (not its embeds).
+_GOOGLE_TAGS = frozenset(
+    {"Google Analytics", "Google Tag Manager", "Google AdSense", "Google Ad Manager"}
+)
+#: Hosts of Google's tags, by category, from the tracker catalogue (fail-closed rewriting).
 BUILTIN_HOSTS: dict[str, str] = {
-    "google-analytics.com": "analytics",
-    "googletagmanager.com": "analytics",
-    "googlesyndication.com": "advertising",
-    "doubleclick.net": "advertising",
-    "googletagservices.com": "advertising",
-    "adservice.google.com": "advertising",
+    host: tracker.category
+    for host, tracker in Catalogue.builtin()
+    if tracker.service in _GOOGLE_TAGS
 }
 GOOGLE = "Google"
 PARTNER_SITES_URL = "https://policies.google.com/technologies/partner-sites"
@@ -57,6 +59,8 @@ class GoogleConfig:
     allow_google_signals: bool = True
     ads_provider: str = "none"
     ads_client: str | None = None
+    #: What a refusal of advertising serves: "non_personalized", "limited" or "none".
+    ads_without_consent: str = "non_personalized"
 
 
 def builtin_services(config: GoogleConfig) -> list[ServiceSpec]:
@@ -120,8 +124,16 @@ class GoogleTags:
         )
 
     def body_tags(self, consent: Consent) -> str:
-        """GA4 / AdSense / GPT loaders for before ``</body>``, active or inert."""
-        return self._body(consent.analytics, "advertising" in consent.granted, consent.ads)
+        """GA4 / AdSense / GPT loaders for before ``</body>``, active or inert.
+
+        Before a choice, the ad tags a refusal would serve are there too, inert under
+        ``!advertising`` (activated once the visitor has chosen without advertising), so that
+        "Reject all" serves on this page what a reload would.
+        """
+        undecided = consent.regulated and not consent.decided
+        return self._body(
+            consent.analytics, "advertising" in consent.granted, consent.ads, undecided
+        )
 
     def _render_head(
         self,
@@ -156,7 +168,9 @@ class GoogleTags:
             )
         return "".join(parts)
 
-    def _render_body(self, analytics: bool, advertising: bool, ads: AdMode) -> str:
+    def _render_body(
+        self, analytics: bool, advertising: bool, ads: AdMode, undecided: bool = False
+    ) -> str:
         cfg = self.config
         html = []
         if cfg.measurement_id:
@@ -180,6 +194,11 @@ class GoogleTags:
             )
             active = ads in (AdMode.PERSONALIZED, AdMode.NON_PERSONALIZED)
             html.append(loader if active else inert_scripts(loader, "advertising"))
+            if undecided and not active and cfg.ads_without_consent == "non_personalized":
+                npa = script_tag(
+                    "(window.adsbygoogle=window.adsbygoogle||[]).requestNonPersonalizedAds=1;"
+                )
+                html.append(inert_scripts(npa + loader, "!advertising"))
         elif cfg.ads_provider == "gpt":
             if ads is AdMode.LIMITED:
                 html.append(script_tag(src=GPT_LIMITED_URL, attrs=" async"))
@@ -187,7 +206,22 @@ class GoogleTags:
                 loader = script_tag(src=GPT_URL, attrs=" async")
                 active = ads in (AdMode.PERSONALIZED, AdMode.NON_PERSONALIZED)
                 html.append(loader if active else inert_scripts(loader, "advertising"))
+                if undecided and not active:
+                    html.append(inert_scripts(self._gpt_refused(), "!advertising"))
         return "".join(html)
+
+    def _gpt_refused(self) -> str:
+        """What a refusal of advertising loads with GPT (as after a reload)."""
+        refusal = self.config.ads_without_consent
+        if refusal == "limited":
+            return script_tag(src=GPT_LIMITED_URL, attrs=" async")
+        if refusal != "non_personalized":
+            return ""
+        settings = (
+            "window.googletag=window.googletag||{cmd:[]};googletag.cmd.push(function()"
+            "{googletag.pubads().setPrivacySettings({nonPersonalizedAds:true})});"
+        )
+        return script_tag(settings) + script_tag(src=GPT_URL, attrs=" async")
 
 
 def _unregulated_default(gpc_opt_out: bool) -> dict[str, str]:

@@ -1,0 +1,812 @@
+"""The streaming HTML scanner: snippets into whole documents, trackers held back everywhere.
+
+:class:`StreamInjector` reads an HTML byte stream chunk by chunk, as the WHATWG HTML tokenizer
+does where it matters (comments with ``--!>``, ``<!-->`` and ``<!--->``; attribute values;
+RCDATA ``title``/``textarea``; RAWTEXT ``style``/``xmp``/``iframe``/``noembed``/``noframes``/
+``noscript``; script data with its escaped states; ``plaintext``; ``<svg>``/``<math>`` foreign
+content with its break-out tags and integration points; CDATA in foreign content). It never
+buffers the body: only a construct in progress is held back, up to a bound, and a construct
+that does not complete within it is made inert (its ``<`` is sent as ``&lt;``, so the browser
+reads the rest as text just as the scanner goes on to).
+
+Snippets go only into whole documents (a doctype, ``<html>``, ``<head>`` or ``<body>`` first,
+after white space and comments): ``head`` right after ``<head>`` and a ``<meta charset>`` (or
+``http-equiv=content-type``) that follows it, or before the first other tag; ``body`` before
+the last ``</body``. Fragments, and every stream in ``rewrite_only`` mode, only get trackers
+held back (see :class:`consentgate.failclosed.InertHosts`).
+
+Most of a page is consumed by one regex in C: text, comments, end tags and start tags that
+neither switch the tokenizer's state nor carry a URL attribute that could leave the site.
+Python runs per tag of interest.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Mapping
+
+from .failclosed import InertHosts, _attributes, _first
+
+__all__ = ["StreamInjector"]
+
+_DATA, _RAW, _SCRIPT, _COMMENT, _PLAINTEXT = range(5)
+_PLAIN, _ESCAPED, _DOUBLE = range(3)
+_PENDING, _AFTER_HEAD, _DONE = range(3)
+_UNDECIDED, _DOCUMENT, _FRAGMENT = range(3)
+_HTML, _SVG, _MATH, _MATH_HTML = range(4)
+
+_WS = rb"[\t\n\f\r ]"
+_ATTR_NAME = rb"[^\t\n\f\r />][^\t\n\f\r />=]*+"
+_VALUE = rb"""(?:"[^"]*+"|'[^']*+'|[^\t\n\f\r >"'][^\t\n\f\r >]*+|(?=>))"""
+_ATTR = rb"[\t\n\f\r /]*+" + _ATTR_NAME + _WS + rb"*+(?:=" + _WS + rb"*+" + _VALUE + rb"|(?!=))"
+_TAG_END = rb"[\t\n\f\r /]*+>"
+_TAG = re.compile(rb"<(/?)([a-zA-Z][^\t\n\f\r />]*+)(?:" + _ATTR + rb")*+" + _TAG_END)
+
+
+def _ci(name: bytes) -> bytes:
+    """``name`` in any ASCII letter case, as explicit classes (faster than ``(?i:…)``)."""
+    return b"".join(
+        b"[%c%c]" % (c, c - 32) if 0x61 <= c <= 0x7A else re.escape(bytes([c])) for c in name
+    )
+
+
+def _names(*names: bytes) -> bytes:
+    return b"(?:" + b"|".join(map(_ci, names)) + b")"
+
+
+_DELIM = rb"(?=[\t\n\f\r />])"
+
+
+def _trie(*names: bytes) -> bytes:
+    """An alternation of ``names`` (any case) grouped by first letter, each then ending."""
+    groups: dict[int, list[bytes]] = {}
+    for name in names:
+        groups.setdefault(name[0], []).append(name[1:])
+    return (
+        b"(?:"
+        + b"|".join(
+            _ci(bytes([first])) + b"(?:" + b"|".join(map(_ci, rests)) + b")"
+            for first, rests in groups.items()
+        )
+        + b")"
+    )
+
+
+#: Attributes whose URL a browser may fetch, on elements other than ``a`` and ``area``.
+_FETCH = _trie(
+    b"src", b"srcset", b"srcdoc", b"href", b"poster", b"ping", b"data", b"background",
+    b"imagesrcset", b"xlink:href",
+)  # fmt: skip
+#: URL attributes whose value is plainly relative (no scheme, no authority) stay boring.
+_RELATIVE_NAME = _trie(b"src", b"href", b"poster", b"background", b"data")
+_RELATIVE_START = rb"(?:[A-Za-z0-9_.~-]++(?=[/?#]|\Z)|/[A-Za-z0-9_.~%-]|[?#])"
+_RELATIVE_VALUE = (
+    rb'(?:"(?:[A-Za-z0-9_.~-]++(?:[/?#][^"]*+)?|/[A-Za-z0-9_.~%-][^"]*+|[?#][^"]*+)?"'
+    rb"|'(?:[A-Za-z0-9_.~-]++(?:[/?#][^']*+)?|/[A-Za-z0-9_.~%-][^']*+|[?#][^']*+)?'"
+    rb"|(?:[A-Za-z0-9_.~-]++(?:[/?#][^\t\n\f\r >]*+)?|/[A-Za-z0-9_.~%-][^\t\n\f\r >]*+"
+    rb"|[?#][^\t\n\f\r >]*+)(?=[\t\n\f\r >]))"
+)
+
+
+def _boring_attr(forbidden: bytes) -> bytes:
+    plain = rb"(?!" + forbidden + rb"[\t\n\f\r />=])" + _ATTR_NAME
+    plain += _WS + rb"*+(?:=" + _WS + rb"*+" + _VALUE + rb"|(?!=))"
+    relative = _RELATIVE_NAME + _WS + rb"*+=" + _WS + rb"*+" + _RELATIVE_VALUE
+    return rb"[\t\n\f\r /]*+(?:" + plain + rb"|" + relative + rb")"
+
+
+#: Start tags that switch the tokenizer's state or enter foreign content.
+_SPECIAL = _trie(
+    b"script", b"style", b"svg", b"title", b"textarea", b"xmp", b"iframe", b"noembed",
+    b"noframes", b"noscript", b"plaintext", b"math",
+)  # fmt: skip
+_BORING_START = (
+    rb"(?!" + _SPECIAL + _DELIM + rb")"
+    rb"(?:" + _names(b"a", b"area") + _DELIM + rb"(?:" + _boring_attr(_names(b"ping")) + rb")*+"
+    rb"|[a-zA-Z][^\t\n\f\r />]*+(?:" + _boring_attr(_FETCH) + rb")*+)" + _TAG_END
+)
+_COMMENT_REST = rb"!--(?:>|->|(?:[^-]++|-(?!-!?>))*+--!?>)"
+_COMMON = [
+    _COMMENT_REST,
+    rb"!(?!--|\[CDATA\[)[^>]*+>",  # doctype, bogus comment
+    rb"\?[^>]*+>",
+    rb"/(?![a-zA-Z])[^>]*+>",
+    rb"(?=[^a-zA-Z!/?])",  # a "<" that is text
+]
+
+
+def _scan_regex(alternatives: list[bytes]) -> re.Pattern[bytes]:
+    return re.compile(rb"(?:[^<]++|<(?:" + b"|".join(alternatives) + rb"))*+")
+
+
+#: Everything of interest: every tag (head snippet pending, foreign content).
+_RX_ALL = _scan_regex(_COMMON)
+#: The commonest tags first: an end tag, a start tag without attributes.
+_NO_ATTRIBUTES = rb"(?!" + _SPECIAL + _DELIM + rb")[a-zA-Z][^\t\n\f\r />]*+>"
+
+
+def _end_tags(but: bytes) -> bytes:
+    return rb"/" + but + rb"[a-zA-Z][^\t\n\f\r />]*+(?:>|(?:" + _ATTR + rb")*+" + _TAG_END + rb")"
+
+
+#: Boring tags skipped; ``</body`` of interest.
+_RX_BODY = _scan_regex(
+    [_end_tags(rb"(?!" + _names(b"body") + _DELIM + rb")"), _NO_ATTRIBUTES, _BORING_START,
+     *_COMMON]
+)  # fmt: skip
+#: Boring tags skipped; no end tag of interest.
+_RX_PLAIN = _scan_regex([_end_tags(b""), _NO_ATTRIBUTES, _BORING_START, *_COMMON])
+
+_COMMENT_CLOSE = re.compile(rb"--!?>")
+_CDATA_CLOSE = re.compile(rb"\]\]>")
+_COMPLETE_COMMENT = re.compile(b"<" + _COMMENT_REST)
+_SCRIPT_RX = {
+    _PLAIN: re.compile(rb"<!--|</(?i:script)" + _DELIM),
+    _ESCAPED: re.compile(rb"-->|</(?i:script)" + _DELIM + rb"|<(?i:script)[\t\n\f\r />]"),
+    _DOUBLE: re.compile(rb"-->|</(?i:script)[\t\n\f\r />]"),
+}
+_RAW_NAMES = frozenset(
+    {b"style", b"title", b"textarea", b"xmp", b"iframe", b"noembed", b"noframes", b"noscript"}
+)
+_RAW_END = {name: re.compile(b"</(?i:" + name + b")" + _DELIM) for name in _RAW_NAMES}
+_BREAKOUT = frozenset(
+    b"b big blockquote body br center code dd div dl dt em embed h1 h2 h3 h4 h5 h6 head hr i "
+    b"img li listing menu meta nobr ol p pre ruby s small span strong strike sub sup table tt "
+    b"u ul var".split()
+)
+_VOID = frozenset(
+    b"area base basefont bgsound br col embed frame hr image img input keygen link meta param "
+    b"source track wbr".split()
+)
+_SVG_HTML_POINTS = frozenset({b"foreignobject", b"desc", b"title"})
+_MATH_TEXT_POINTS = frozenset({b"mi", b"mo", b"mn", b"ms", b"mtext"})
+_LEAD = re.compile(rb"(?:\xef\xbb\xbf)?(?:[\t\n\f\r ]++|<" + _COMMENT_REST + rb"|<\?[^>]*+>)*+")
+_DOC_START = re.compile(rb"<(?:!(?i:doctype)|(?i:html|head|body)" + _DELIM + rb")")
+_LEAD_MAX = 4096
+_SPACE = re.compile(rb"[\t\n\f\r ]*+")
+_META = re.compile(rb"<(?i:meta)[\t\n\f\r />]")
+_MAX_STACK = 512
+
+
+class StreamInjector:
+    """Inserts snippets into an HTML byte stream and holds trackers back, chunk by chunk.
+
+    * Snippets go only into whole documents (see the module's docstring); with
+      ``rewrite_only`` never. ``head`` goes right after the first ``<head ...>`` start tag and
+      a ``<meta charset>`` / ``<meta http-equiv=content-type>`` right after it, else before
+      the first other tag; ``body`` right before the last ``</body``. The ``</body`` hold is
+      bounded: when ``max_tag`` bytes have passed since a held ``</body`` without another one,
+      ``body`` is committed there. Without any ``</body``, :meth:`finish` appends what is
+      still pending. Snippets are inserted verbatim, never scanned.
+    * With ``inert_hosts``, every form that would reach a held-back tracker is made inert
+      (:class:`~consentgate.failclosed.InertHosts`): ``<script src>`` and inline loader
+      scripts become ``type="text/plain" data-consentgate-category="…"``; URL attributes are
+      renamed ``data-consentgate-…``; ``<noscript>`` content that would reach one is dropped;
+      iframes of embed providers become click-to-load placeholders.
+    * A construct that does not complete within ``max_tag`` bytes (a tag, a comment opener,
+      an end tag), or that is cut by the end of the stream, is made inert: its ``<`` is sent
+      as ``&lt;``. An inline script or ``<noscript>`` longer than ``max_hold`` cannot be
+      judged: the script is sent inert with no category (it never runs), the noscript
+      content is dropped.
+
+    The output does not depend on how the stream is cut into chunks.
+    """
+
+    __slots__ = (
+        "_at",
+        "_base",
+        "_body",
+        "_body_done",
+        "_carry",
+        "_close_after",
+        "_depth",
+        "_discard",
+        "_doc",
+        "_finished",
+        "_gate",
+        "_head",
+        "_head_state",
+        "_held_at",
+        "_hold",
+        "_hold_size",
+        "_hold_tag",
+        "_lead",
+        "_max_hold",
+        "_max_tag",
+        "_mode",
+        "_out",
+        "_raw_name",
+        "_rx",
+        "_script_state",
+        "_sink",
+        "_stack",
+        "_tail",
+        "_terminator",
+    )
+
+    def __init__(
+        self,
+        head: bytes,
+        body: bytes,
+        *,
+        inert_hosts: Mapping[str, str] | InertHosts | None = None,
+        max_tag: int = 8192,
+        max_hold: int = 256 << 10,
+        rewrite_only: bool = False,
+        _depth: int = 0,
+    ) -> None:
+        """Prepare to inject ``head`` and ``body`` and hold back ``inert_hosts``.
+
+        ``inert_hosts`` is an :class:`~consentgate.failclosed.InertHosts` (used as is) or a
+        mapping of host to category (converted). ``max_tag`` (at least 16) bounds what is
+        held back for a tag or token, ``max_hold`` what is held for an inline script or a
+        ``<noscript>`` being judged.
+        """
+        if max_tag < 16:
+            raise ValueError("max_tag must be at least 16")
+        self._head = bytes(head)
+        self._body = bytes(body)
+        self._max_tag = max_tag
+        self._max_hold = max(max_hold, max_tag)
+        if inert_hosts is not None and not isinstance(inert_hosts, InertHosts):
+            inert_hosts = InertHosts(inert_hosts)
+        self._gate = inert_hosts if inert_hosts else None
+        self._depth = _depth
+        self._mode = _DATA
+        self._doc = _FRAGMENT if rewrite_only else _UNDECIDED
+        self._head_state = _DONE if rewrite_only else _PENDING
+        self._body_done = rewrite_only
+        self._finished = False
+        self._carry = b""
+        self._base = 0
+        self._out: list[bytes] = []
+        self._sink = self._out
+        self._tail: list[bytes] | None = None
+        self._held_at = 0
+        self._at = 0
+        self._lead = b""
+        self._stack: list[tuple[bytes, int]] = []
+        self._hold: list[bytes] | None = None
+        self._hold_size = 0
+        self._hold_tag = b""
+        self._discard = False
+        self._raw_name = b""
+        self._close_after = b""
+        self._script_state = _PLAIN
+        self._terminator: re.Pattern[bytes] = _COMMENT_CLOSE
+        self._rx: re.Pattern[bytes] | None = _RX_ALL
+        self._update_rx()
+
+    # -- public ------------------------------------------------------------------------------
+
+    def feed(self, chunk: bytes) -> bytes:
+        """Scan the next chunk of the stream; return the bytes that can be sent on now."""
+        self._scan(chunk)
+        return self._drain()
+
+    def finish(self) -> bytes:
+        """At end of stream: what is still held back, with any snippet not yet inserted."""
+        if self._finished:
+            return b""
+        self._close()
+        return self._drain()
+
+    def feed_last(self, chunk: bytes) -> bytes:
+        """``feed(chunk) + finish()`` (a body sent in one message)."""
+        self._scan(chunk)
+        self._close()
+        return self._drain()
+
+    @property
+    def is_document(self) -> bool | None:
+        """Whether the stream is a whole document; ``None`` while undecided."""
+        return None if self._doc == _UNDECIDED else self._doc == _DOCUMENT
+
+    # -- driving -----------------------------------------------------------------------------
+
+    def _scan(self, chunk: bytes) -> None:
+        if self._finished:
+            raise RuntimeError("feed() after finish()")
+        if self._doc == _UNDECIDED:
+            self._decide(chunk, final=False)
+        data = self._carry + chunk if self._carry else bytes(chunk)
+        self._carry = b""
+        if self._rx is None and self._mode == _DATA:
+            self._sink.append(data)
+            self._base += len(data)
+            return
+        n = len(data)
+        pos = 0
+        while pos < n:
+            mode = self._mode
+            if mode == _DATA:
+                pos = self._data(data, pos)
+            elif mode == _RAW:
+                pos = self._raw(data, pos)
+            elif mode == _SCRIPT:
+                pos = self._script(data, pos)
+            elif mode == _COMMENT:
+                pos = self._comment(data, pos)
+            else:
+                self._sink.append(data[pos:])
+                pos = n
+        self._base += n - len(self._carry)
+        if self._tail is not None and self._base - self._held_at > self._max_tag:
+            self._commit()
+
+    def _decide(self, chunk: bytes, *, final: bool) -> None:
+        """Tell a whole document from a fragment by what comes first."""
+        if len(self._lead) < _LEAD_MAX:
+            self._lead += bytes(chunk[: _LEAD_MAX - len(self._lead)])
+        lead = self._lead
+        rest = lead[_LEAD.match(lead).end() :]  # type: ignore[union-attr]
+        if _DOC_START.match(rest):
+            self._doc = _DOCUMENT
+        elif final or len(lead) >= _LEAD_MAX or not _may_start_document(rest):
+            self._doc = _FRAGMENT
+        else:
+            return
+        self._lead = b""
+        if self._doc == _FRAGMENT:
+            self._head_state = _DONE
+            self._body_done = True
+        self._update_rx()
+
+    def _close(self) -> None:
+        self._finished = True
+        if self._doc == _UNDECIDED:
+            self._decide(b"", final=True)
+        carry, self._carry = self._carry, b""
+        if carry:
+            if self._mode == _DATA and carry.startswith(b"<"):
+                # Cut by the end of the stream: inert, so that nothing appended completes it.
+                carry = b"&lt;" + carry[1:]
+            self._text(carry)
+        if self._hold is not None:
+            self._release_hold()
+        out = self._out
+        if not self._body_done:
+            out.append(self._body if self._head_state == _DONE else self._head + self._body)
+            self._head_state = _DONE
+            self._body_done = True
+            if self._tail is not None:
+                out += self._tail
+                self._tail = None
+                self._sink = out
+
+    def _drain(self) -> bytes:
+        out = self._out
+        result = out[0] if len(out) == 1 else b"".join(out)
+        out.clear()
+        return result
+
+    def _update_rx(self) -> None:
+        doc = self._doc
+        if doc == _UNDECIDED or self._stack or (doc == _DOCUMENT and self._head_state != _DONE):
+            self._rx = _RX_ALL
+        elif doc == _DOCUMENT and not self._body_done:
+            self._rx = _RX_BODY
+        elif self._gate is not None:
+            self._rx = _RX_PLAIN
+        else:
+            self._rx = None
+
+    def _text(self, data: bytes) -> None:
+        """Send (or hold, or drop) element text."""
+        if self._hold is not None:
+            self._hold.append(data)
+            self._hold_size += len(data)
+            if self._hold_size > self._max_hold:
+                self._overflow()
+        elif not self._discard:
+            self._sink.append(data)
+
+    # -- data state --------------------------------------------------------------------------
+
+    def _data(self, data: bytes, pos: int) -> int:
+        n = len(data)
+        while True:
+            if self._head_state == _AFTER_HEAD:
+                pos = self._after_head(data, pos)
+                if pos < 0:
+                    return n
+            rx = self._rx
+            if rx is None:
+                self._sink.append(data[pos:])
+                return n
+            i = rx.match(data, pos).end()  # type: ignore[union-attr]
+            if i > pos:
+                self._sink.append(data[pos:i])
+            if i >= n:
+                return n
+            self._at = self._base + i
+            end = self._token(data, i)
+            if end < 0:
+                if n - i > self._max_tag:
+                    self._sink.append(b"&lt;")
+                    pos = i + 1
+                    continue
+                self._carry = data[i:]
+                return n
+            pos = end
+            if self._mode != _DATA:
+                return pos
+
+    def _token(self, data: bytes, i: int) -> int:
+        """Handle the construct at ``data[i] == "<"``; its end, or -1 when it is incomplete."""
+        c = data[i + 1 : i + 2]
+        if not c:
+            return -1
+        if c == b"!":
+            if data.startswith(b"<!--", i):
+                return self._comment_start(data, i)
+            if self._stack and not self._html_context(False, b""):
+                if data.startswith(b"<![CDATA[", i):
+                    return self._cdata_start(data, i)
+                if b"<![CDATA[".startswith(data[i : i + 9]):
+                    return -1
+            if len(data) - i < 4 and b"<!--".startswith(data[i:]):
+                return -1
+            return self._bogus(data, i)
+        if c == b"?":
+            return self._bogus(data, i)
+        if c == b"/":
+            d = data[i + 2 : i + 3]
+            if not d:
+                return -1
+            if not d.isalpha():
+                return self._bogus(data, i)
+        elif not c.isalpha():
+            self._sink.append(b"<")
+            return i + 1
+        m = _TAG.match(data, i)
+        if m is None:
+            return -1
+        tag = m.group(0)
+        name = m.group(2).lower()
+        if m.group(1):
+            self._end_tag(tag, name)
+        else:
+            self._start_tag(tag, name)
+        return m.end()
+
+    def _after_head(self, data: bytes, pos: int) -> int:
+        """Right after ``<head>``: the head snippet goes here unless a ``<meta>`` follows.
+
+        Returns where to go on, or -1 (the rest carried) when the data ends too soon to tell.
+        """
+        j = _SPACE.match(data, pos).end()  # type: ignore[union-attr]
+        rest = data[j : j + 6]
+        short = len(rest) < 6 and len(data) - pos < self._max_tag
+        if short and b"<meta ".startswith(rest.lower()):
+            self._carry = data[pos:]
+            return -1
+        if _META.match(rest) is None:
+            self._sink += (data[pos:j], self._head)
+            self._done_head()
+            return j
+        return pos
+
+    def _bogus(self, data: bytes, i: int) -> int:
+        j = data.find(b">", i)
+        if j < 0:
+            return -1
+        self._sink.append(data[i : j + 1])
+        return j + 1
+
+    def _comment_start(self, data: bytes, i: int) -> int:
+        m = _COMPLETE_COMMENT.match(data, i)
+        if m is not None:
+            self._sink.append(m.group(0))
+            return m.end()
+        if len(data) - i < 6:
+            return -1  # "<!-->" and "<!--->" close at once: wait for two more bytes
+        self._sink.append(data[i : i + 4])
+        self._mode = _COMMENT
+        self._terminator = _COMMENT_CLOSE
+        return i + 4
+
+    def _cdata_start(self, data: bytes, i: int) -> int:
+        self._sink.append(data[i : i + 9])
+        self._mode = _COMMENT
+        self._terminator = _CDATA_CLOSE
+        return i + 9
+
+    def _comment(self, data: bytes, pos: int) -> int:
+        m = self._terminator.search(data, pos)
+        if m is None:
+            n = len(data)
+            keep = max(pos, n - 3)
+            self._sink.append(data[pos:keep])
+            self._carry = data[keep:]
+            return n
+        self._sink.append(data[pos : m.end()])
+        self._mode = _DATA
+        return m.end()
+
+    # -- tags --------------------------------------------------------------------------------
+
+    def _html_context(self, start: bool, name: bytes) -> bool:
+        """Whether a token is read by the HTML rules (not as foreign content)."""
+        stack = self._stack
+        if not stack:
+            return True
+        top, ns = stack[-1]
+        if ns in (_HTML, _MATH_HTML):
+            return True
+        if not start:
+            return False
+        if ns == _SVG:
+            return top in _SVG_HTML_POINTS
+        if top in _MATH_TEXT_POINTS:
+            return name not in (b"mglyph", b"malignmark")
+        return top == b"annotation-xml" and name == b"svg"
+
+    def _head_snippet(self, tag: bytes, name: bytes, start: bool) -> bool:
+        """Insert the pending head snippet around this tag; True when the tag is sent too."""
+        if self._head_state == _PENDING and start and name == b"head":
+            self._sink.append(tag)
+            self._head_state = _AFTER_HEAD
+            return True
+        if self._head_state == _PENDING and start and name == b"html":
+            return False
+        if start and name == b"meta" and _declares_charset(tag):
+            self._sink += (tag, self._head)
+            self._done_head()
+            return True
+        self._sink.append(self._head)
+        self._done_head()
+        return False
+
+    def _done_head(self) -> None:
+        self._head_state = _DONE
+        self._update_rx()
+
+    def _start_tag(self, tag: bytes, name: bytes) -> None:
+        head = self._doc == _DOCUMENT and self._head_state != _DONE and not self._stack
+        if head and self._head_snippet(tag, name, True):
+            return
+        stack = self._stack
+        if stack and not self._html_context(True, name):
+            if name in _BREAKOUT or (name == b"font" and _font_breaks_out(tag)):
+                while stack and not self._html_context(True, name):
+                    stack.pop()
+                if not stack:
+                    self._update_rx()
+            else:
+                self._foreign_start(tag, name)
+                return
+        self._html_start(tag, name)
+
+    def _foreign_start(self, tag: bytes, name: bytes) -> None:
+        gate = self._gate
+        new = gate.start_tag(tag, name, foreign=True).tag if gate is not None else b""
+        self._sink.append(new or tag)
+        _, self_closing = _attributes(tag, 1 + len(name))
+        if not self_closing:
+            ns = self._stack[-1][1]
+            if name == b"annotation-xml" and ns == _MATH and _html_annotation(tag):
+                ns = _MATH_HTML
+            self._push(name, ns)
+
+    def _push(self, name: bytes, ns: int) -> None:
+        stack = self._stack
+        if len(stack) < _MAX_STACK:
+            stack.append((name, ns))
+            if len(stack) == 1:
+                self._update_rx()
+
+    def _html_start(self, tag: bytes, name: bytes) -> None:
+        gate = self._gate
+        rewrite = gate.start_tag(tag, name, foreign=False) if gate is not None else None
+        if name == b"svg" or name == b"math":
+            self._sink.append(rewrite.tag or tag if rewrite is not None else tag)
+            if not _attributes(tag, 1 + len(name))[1]:
+                self._push(name, _SVG if name == b"svg" else _MATH)
+            return
+        if self._stack and name not in _VOID:
+            self._push(name, _HTML)
+        if name == b"script":
+            self._mode = _SCRIPT
+            self._script_state = _PLAIN
+            if rewrite is not None and rewrite.hold:
+                self._start_hold(tag)
+            else:
+                self._sink.append(rewrite.tag or tag if rewrite is not None else tag)
+            return
+        self._sink.append(rewrite.tag or tag if rewrite is not None else tag)
+        if name in _RAW_NAMES:
+            self._mode = _RAW
+            self._raw_name = name
+            self._close_after = rewrite.close if rewrite is not None else b""
+            if name == b"noscript" and gate is not None:
+                self._start_hold(b"")
+        elif name == b"plaintext":
+            self._mode = _PLAINTEXT
+
+    def _end_tag(self, tag: bytes, name: bytes) -> None:
+        if self._doc == _DOCUMENT and not self._stack:
+            if self._head_state != _DONE:
+                self._head_snippet(tag, name, False)
+            if name == b"body" and not self._body_done:
+                self._end_body(tag)
+                return
+        stack = self._stack
+        if stack:
+            if name in (b"br", b"p") and not self._html_context(False, name):
+                while stack and not self._html_context(False, name):
+                    stack.pop()
+            else:
+                for k in range(len(stack) - 1, -1, -1):
+                    if stack[k][0] == name:
+                        del stack[k:]
+                        break
+            if not stack:
+                self._update_rx()
+        self._sink.append(tag)
+
+    # -- the body snippet ----------------------------------------------------------------------
+
+    def _end_body(self, tag: bytes) -> None:
+        """A ``</body`` end tag: hold the stream from here until a later one or the bound."""
+        at = self._at
+        tail = self._tail
+        if tail is None:
+            self._tail = tail = []
+            self._sink = tail
+        else:
+            if at - self._held_at > self._max_tag:
+                self._commit()
+                self._sink.append(tag)
+                return
+            self._out.extend(tail)
+            tail.clear()
+        self._held_at = at
+        tail.append(tag)
+
+    def _commit(self) -> None:
+        snippet = self._body if self._head_state == _DONE else self._head + self._body
+        self._head_state = _DONE
+        self._out.append(snippet)
+        if self._tail is not None:
+            self._out.extend(self._tail)
+            self._tail = None
+            self._sink = self._out
+        self._body_done = True
+        self._update_rx()
+
+    # -- element text ----------------------------------------------------------------------
+
+    def _raw(self, data: bytes, pos: int) -> int:
+        """RCDATA/RAWTEXT text up to the element's end tag."""
+        m = _RAW_END[self._raw_name].search(data, pos)
+        n = len(data)
+        if m is None:
+            keep = max(pos, n - len(self._raw_name) - 2)
+            k = data.rfind(b"<", keep)
+            keep = k if k >= 0 else n
+            self._text(data[pos:keep])
+            self._carry = data[keep:]
+            return n
+        return self._element_end(data, pos, m.start())
+
+    def _element_end(self, data: bytes, pos: int, k: int) -> int:
+        """The end tag at ``k`` closes the raw or script element (text from ``pos``)."""
+        m = _TAG.match(data, k)
+        n = len(data)
+        if m is None:
+            self._text(data[pos:k])
+            if n - k > self._max_tag:
+                self._text(b"&lt;")
+                return k + 1
+            self._carry = data[k:]
+            return n
+        self._text(data[pos:k])
+        self._at = self._base + k
+        if self._hold is not None:
+            self._release_hold()
+        self._discard = False
+        self._mode = _DATA
+        self._end_tag(m.group(0), m.group(2).lower())
+        if self._close_after:
+            self._sink.append(self._close_after)
+            self._close_after = b""
+        return m.end()
+
+    def _script(self, data: bytes, pos: int) -> int:
+        """Script data, with its escaped and double-escaped states."""
+        n = len(data)
+        while True:
+            state = self._script_state
+            m = _SCRIPT_RX[state].search(data, pos)
+            if m is None:
+                keep = max(pos, n - 9)
+                self._text(data[pos:keep])
+                self._carry = data[keep:]
+                return n
+            token = m.group(0)
+            if token.startswith(b"</"):
+                if state == _DOUBLE:
+                    self._script_state = _ESCAPED
+                else:
+                    return self._element_end(data, pos, m.start())
+            elif token == b"<!--":
+                self._script_state = _ESCAPED
+                # "<!-->" leaves the escape at once: look for "-->" from the dashes on.
+                self._text(data[pos : m.start() + 2])
+                pos = m.start() + 2
+                continue
+            elif token == b"-->":
+                self._script_state = _PLAIN
+            else:
+                self._script_state = _DOUBLE
+            self._text(data[pos : m.end()])
+            pos = m.end()
+
+    # -- holding an element's text to judge it ---------------------------------------------
+
+    def _start_hold(self, tag: bytes) -> None:
+        self._hold = []
+        self._hold_size = 0
+        self._hold_tag = tag
+
+    def _overflow(self) -> None:
+        """Too much to judge: an inline script goes inert, noscript content is dropped."""
+        held, self._hold = self._hold or [], None
+        if self._hold_tag:
+            self._sink.append(InertHosts.inert_script(self._hold_tag, None, b""))
+            self._sink += held
+        else:
+            self._discard = True
+
+    def _release_hold(self) -> None:
+        held, self._hold = self._hold or [], None
+        text = b"".join(held)
+        gate = self._gate
+        assert gate is not None
+        if self._hold_tag:
+            categories = gate.categories_in_text(text)
+            tag = self._hold_tag
+            if categories is not None:
+                tag = InertHosts.inert_script(tag, None, categories)
+            self._sink += (tag, text)
+        elif self._depth < 4 and self._judged_clean(text, gate):
+            self._sink.append(text)
+
+    def _judged_clean(self, text: bytes, gate: InertHosts) -> bool:
+        """Whether noscript content, read as markup (scripting off), reaches no tracker."""
+        sub = StreamInjector(b"", b"", inert_hosts=gate, rewrite_only=True, _depth=self._depth + 1)
+        return sub.feed_last(text) == text
+
+
+def _may_start_document(rest: bytes) -> bool:
+    """Whether what follows the leading white space and comments may still open a document."""
+    if not rest or rest.startswith((b"<!--", b"<?")) or b"<!--".startswith(rest):
+        return True  # nothing yet, or a comment still open
+    lowered = rest[:10].lower()
+    return any(s.startswith(lowered) for s in (b"<!doctype", b"<html", b"<head", b"<body"))
+
+
+def _declares_charset(tag: bytes) -> bool:
+    attrs, _ = _attributes(tag, 5)
+    if _first(attrs, b"charset") is not None:
+        return True
+    equiv = _first(attrs, b"http-equiv")
+    if equiv is None or equiv.value is None:
+        return False
+    return html.unescape(equiv.value.decode("latin-1")).strip().lower() == "content-type"
+
+
+def _font_breaks_out(tag: bytes) -> bool:
+    attrs, _ = _attributes(tag, 5)
+    return any(a.name in (b"color", b"face", b"size") for a in attrs)
+
+
+def _html_annotation(tag: bytes) -> bool:
+    attrs, _ = _attributes(tag, 15)
+    encoding = _first(attrs, b"encoding")
+    if encoding is None or encoding.value is None:
+        return False
+    value = html.unescape(encoding.value.decode("latin-1")).strip().lower()
+    return value in ("text/html", "application/xhtml+xml")

@@ -1,0 +1,123 @@
+"""Fail-closed through the middleware: pages, fragments and non-page HTML answers."""
+
+from __future__ import annotations
+
+from consentgate.catalogue import Catalogue, Tracker
+from consentgate.failclosed import EmbedTexts, InertHosts, url_host_path
+
+from .conftest import DE_IP, US_IP, client, gate, html_app
+
+GTM = b'<script src="https://www.googletagmanager.com/gtm.js?id=GTM-1"></script>'
+VIDEO = b'<iframe src="https://www.youtube.com/embed/v1" width="640" height="360"></iframe>'
+DOC = b"<!doctype html><html><head></head><body>" + GTM + VIDEO + b"</body></html>"
+FRAGMENT = b'<div class="row">' + GTM + VIDEO + b"</div>"
+
+
+async def test_a_whole_document_gets_the_banner_and_held_back_trackers() -> None:
+    app, _ = gate(html_app(DOC))
+    async with client(app) as c:
+        r = await c.get("/", headers={"accept": "text/html"})
+    assert 'id="consentgate-banner"' in r.text
+    assert 'data-consentgate-src="https://www.googletagmanager.com/gtm.js' in r.text
+    assert "data-consentgate-embed" in r.text
+    assert r.headers["content-length"] == str(len(r.content))
+
+
+async def test_a_fragment_asked_for_as_html_gets_no_snippets_but_is_rewritten() -> None:
+    app, _ = gate(html_app(FRAGMENT))
+    async with client(app) as c:
+        r = await c.get("/", headers={"accept": "text/html", "hx-request": "true"})
+    assert "consentgate-banner" not in r.text
+    assert "gtag('consent'" not in r.text
+    assert 'data-consentgate-src="https://www.googletagmanager.com/gtm.js' in r.text
+    assert "data-consentgate-embed" in r.text
+
+
+async def test_html_answering_a_non_page_request_is_rewritten() -> None:
+    app, _ = gate(html_app(FRAGMENT))
+    async with client(app) as c:
+        r = await c.get("/", headers={"accept": "*/*", "sec-fetch-dest": "empty"})
+    assert "consentgate-banner" not in r.text
+    assert ' src="https://www.googletagmanager.com' not in r.text
+    assert "data-consentgate-embed" in r.text
+    assert "cookie" in r.headers["vary"].lower()
+    assert "private" in r.headers["cache-control"]
+    assert r.headers["content-length"] == str(len(r.content))
+
+
+async def test_a_visitor_who_granted_everything_gets_non_page_html_untouched() -> None:
+    app, _ = gate(html_app(FRAGMENT))
+    async with client(app, ip=US_IP) as c:
+        r = await c.get("/", headers={"accept": "*/*", "sec-fetch-dest": "empty"})
+    assert r.content == FRAGMENT
+
+
+async def test_placeholders_speak_the_visitors_language() -> None:
+    app, _ = gate(html_app(FRAGMENT))
+    async with client(app, ip=DE_IP) as c:
+        r = await c.get("/", headers={"accept": "text/html", "accept-language": "de"})
+    assert "Immer erlauben" in r.text
+    assert 'href="/_consent/settings"' in r.text
+
+
+async def test_youtube_nocookie_can_be_turned_off() -> None:
+    for nocookie, host in ((True, "www.youtube-nocookie.com"), (False, "www.youtube.com")):
+        app, _ = gate(html_app(FRAGMENT), youtube_nocookie=nocookie)
+        async with client(app) as c:
+            r = await c.get("/", headers={"accept": "text/html"})
+        assert f'src="https://{host}/embed/v1"' in r.text
+
+
+async def test_declared_services_decide_the_category_of_their_hosts() -> None:
+    service = {"name": "Our GTM", "category": "advertising", "hosts": ["googletagmanager.com"]}
+    app, _ = gate(html_app(DOC), services=[service])
+    async with client(app) as c:
+        r = await c.get("/", headers={"accept": "text/html"})
+    assert 'data-consentgate-category="advertising" data-consentgate-src' in r.text
+
+
+def test_urls_are_read_as_the_browser_reads_them() -> None:
+    assert url_host_path(b"https://www.goo\xc2\xadgletagmanager.com/g") == (
+        "www.googletagmanager.com",
+        "/g",
+    )
+    assert url_host_path(b"//WWW.Google-Analytics.COM./c") == ("www.google-analytics.com", "/c")
+    assert url_host_path(b"https:\\\\www.clarity.ms\\tag") == ("www.clarity.ms", "/tag")
+    assert url_host_path(b"h&#x74;tps://%77ww.facebook.com/tr") == ("www.facebook.com", "/tr")
+    assert url_host_path(b"ht\ttps://bat.bing\n.com/x") == ("bat.bing.com", "/x")
+    assert url_host_path(b"/static/a.js") is None
+    assert url_host_path(b"a.js?x=https://www.googletagmanager.com") is None
+
+
+def test_placeholder_is_escaped_and_sized_like_the_iframe() -> None:
+    gate_ = InertHosts(
+        trackers=[("video.example", Tracker('<b>"V"</b>', "functional", embed=True))],
+        texts=EmbedTexts(load="<Load>", settings_url='/x"y'),
+    )
+    tag = b'<iframe src="https://video.example/e" width="50%" height="200">'
+    out = gate_.start_tag(tag, b"iframe", foreign=False)
+    assert b'aria-label="&lt;b&gt;&quot;V&quot;&lt;/b&gt;"' in out.tag
+    assert b"&lt;Load&gt;" in out.tag
+    assert b'href="/x&quot;y"' in out.tag
+    assert b"width:50%;height:200px" in out.tag
+    assert out.close == b"</template></div>"
+
+
+def test_inline_script_naming_two_categories_waits_for_both() -> None:
+    gate_ = InertHosts.from_catalogue(Catalogue.builtin(), {"necessary"})
+    text = b"load('https://www.googletagmanager.com/gtm.js');load('//connect.facebook.net/x.js')"
+    assert gate_.categories_in_text(text) == b"advertising analytics"
+
+
+def test_a_pickled_copy_keeps_services_embeds_and_texts() -> None:
+    import pickle
+
+    gate_ = InertHosts.from_catalogue(
+        Catalogue.builtin(), {"necessary"}, texts=EmbedTexts(load="Laden"), nocookie=False
+    )
+    clone = pickle.loads(pickle.dumps(gate_))
+    tag = b'<iframe src="https://www.youtube.com/embed/a">'
+    assert clone.start_tag(tag, b"iframe", foreign=False) == gate_.start_tag(
+        tag, b"iframe", foreign=False
+    )
+    assert b"Laden" in clone.start_tag(tag, b"iframe", foreign=False).tag

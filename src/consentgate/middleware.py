@@ -217,7 +217,13 @@ class ConsentMiddleware:
             scope = dict(scope)
             scope["headers"] = [(k, v) for k, v in scope["headers"] if k != b"accept-encoding"]
         extensions = scope.get("extensions")
-        if extensions and rewrite and any(name in extensions for name in _BODY_EXTENSIONS):
+        if (
+            extensions
+            and rewrite
+            and (
+                "http.response.pathsend" in extensions or "http.response.zerocopysend" in extensions
+            )
+        ):
             scope = dict(scope)
             scope["extensions"] = {k: v for k, v in extensions.items() if k not in _BODY_EXTENSIONS}
         await self.app(

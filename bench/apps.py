@@ -123,7 +123,7 @@ class NaiveInjector:
                     marker, replacement = todo.pop(0)
                     body = body.replace(marker, replacement, 1)
                 more = message.get("more_body", False)
-                keep = 7 if more and todo else 0
+                keep = min(7, len(body)) if more and todo else 0
                 held = body[len(body) - keep :] if keep else b""
                 message = {**message, "body": body[: len(body) - keep]}
             await send(message)

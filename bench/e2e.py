@@ -1,5 +1,8 @@
 """End to end over loopback: uvicorn (one worker) serving the bare site or consentgate.
 
+Two server stacks in the same run: uvloop + httptools (the headline, as ``uvicorn[standard]``
+deploys) and asyncio + h11, both named explicitly on uvicorn's command line.
+
 The servers run on core 0 and the load generator on core 1 (``taskset``), only on 127.0.0.1.
 Each run is bounded in time; every round runs each configuration once, in a shuffled order.
 Besides wall-clock requests/second, the server's CPU time per request is read from

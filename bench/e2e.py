@@ -1,5 +1,8 @@
 """End to end over loopback: uvicorn (one worker) serving the bare site or consentgate.
 
+Two server stacks in the same run: uvloop + httptools (the headline, as ``uvicorn[standard]``
+deploys) and asyncio + h11, both named explicitly on uvicorn's command line.
+
 The servers run on core 0 and the load generator on core 1 (``taskset``), only on 127.0.0.1.
 Each run is bounded in time; every round runs each configuration once, in a shuffled order.
 Besides wall-clock requests/second, the server's CPU time per request is read from
@@ -28,8 +31,12 @@ from typing import Any
 
 import httpx
 
+from .apps import NAIVE_BODY, NAIVE_HEAD
 from .checks import expect_page
 from .fixtures import (
+    EXCLUDED_PATH,
+    JSON_ITEM,
+    JSON_PATH,
     PAGE_PATH,
     SECRET_KEY,
     consent_settings,
@@ -53,6 +60,15 @@ class Config:
     server: str
     headers: tuple[tuple[str, str], ...]
     visitor: str | None
+    path: str = PAGE_PATH
+    #: The configuration this one's ratios are taken against (same stack, same round).
+    baseline: str = "bare"
+
+
+#: The uvicorn stacks, headline first: ``(event loop, HTTP implementation)``.
+STACKS = {"uvloop": ("uvloop", "httptools"), "h11": ("asyncio", "h11")}
+#: The server processes each round starts on each stack.
+VARIANTS = ("bare", "consentgate", "pasted", "noop", "naive")
 
 
 @dataclass
@@ -60,15 +76,15 @@ class Server:
     """A uvicorn process serving ``bench.apps:app_<variant>``."""
 
     variant: str
+    stack: str
     port: int
     process: subprocess.Popen[bytes]
     log: Path
     env: dict[str, str] = field(default_factory=dict)
 
-    @property
-    def url(self) -> str:
-        """The page's URL."""
-        return f"http://127.0.0.1:{self.port}{PAGE_PATH}"
+    def url(self, path: str = PAGE_PATH) -> str:
+        """The URL of ``path`` on this server."""
+        return f"http://127.0.0.1:{self.port}{path}"
 
     def cpu_seconds(self) -> float:
         """utime + stime of the server process so far."""
@@ -118,10 +134,13 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start_server(variant: str, prefix: list[str], workdir: Path, env: dict[str, str]) -> Server:
-    """Start uvicorn for ``bench.apps:app_<variant>`` (does not wait for it)."""
+def start_server(
+    variant: str, prefix: list[str], workdir: Path, env: dict[str, str], stack: str = "uvloop"
+) -> Server:
+    """Start uvicorn for ``bench.apps:app_<variant>`` on ``stack`` (does not wait for it)."""
     port = free_port()
-    log = workdir / f"uvicorn-{variant}.log"
+    loop, http = STACKS[stack]
+    log = workdir / f"uvicorn-{variant}-{stack}.log"
     command = [
         *prefix,
         sys.executable,
@@ -137,15 +156,20 @@ def start_server(variant: str, prefix: list[str], workdir: Path, env: dict[str, 
         "--no-access-log",
         "--lifespan",
         "on",
+        "--loop",
+        loop,
+        "--http",
+        http,
         "--log-level",
         "warning",
     ]
-    full_env = {**os.environ, **env, "PYTHONPATH": str(ROOT)}
+    # This tree's bench and src, whatever checkout the environment's editable install points at.
+    full_env = {**os.environ, **env, "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "src")])}
     with log.open("wb") as out:
         process = subprocess.Popen(
             command, cwd=ROOT, env=full_env, stdout=out, stderr=subprocess.STDOUT
         )
-    return Server(variant, port, process, log, env)
+    return Server(variant, stack, port, process, log, env)
 
 
 def wait_ready(server: Server, timeout: float = 30.0) -> None:
@@ -160,7 +184,9 @@ def wait_ready(server: Server, timeout: float = 30.0) -> None:
         except OSError:
             time.sleep(0.05)
     stop_server(server)
-    raise SystemExit(f"bench: uvicorn {server.variant} did not start:\n{server.log.read_text()}")
+    raise SystemExit(
+        f"bench: uvicorn {server.variant} ({server.stack}) did not start:\n{server.log.read_text()}"
+    )
 
 
 def stop_server(server: Server) -> None:
@@ -249,23 +275,18 @@ def run_client(
 
 
 def configs(cookie: str) -> list[Config]:
-    """Bare site, consentgate for each visitor, and the bare site with the banner pasted in."""
+    """Every load of one stack: pages, the excluded path, JSON, pasted banner, naive injector."""
     base = (
         ("User-Agent", "Mozilla/5.0 (X11; Linux x86_64) Chrome/131.0.0.0 Safari/537.36"),
         ("Accept", "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"),
         ("Accept-Language", "en-US,en;q=0.9,de;q=0.8"),
     )
+    api = (base[0], ("Accept", "application/json"), base[2])
     others = cookie_header().decode()
-    out = [
-        Config(
-            "bare",
-            "bare Starlette app",
-            "bare",
-            (*base, ("x-country", "DE"), ("Cookie", others)),
-            None,
-        )
-    ]
-    for visitor in visitors(cookie):
+    plain = (*base, ("x-country", "DE"), ("Cookie", others))
+    out = [Config("bare", "bare Starlette app", "bare", plain, None)]
+    kinds = visitors(cookie)
+    for visitor in kinds:
         headers = (
             *base,
             ("x-country", visitor.country),
@@ -274,52 +295,103 @@ def configs(cookie: str) -> list[Config]:
         out.append(
             Config(visitor.key, f"consentgate {visitor.label}", "consentgate", headers, visitor.key)
         )
-    out.append(
+    out += [
+        Config(
+            "excluded",
+            f"consentgate, excluded path ({EXCLUDED_PATH})",
+            "consentgate",
+            plain,
+            None,
+            EXCLUDED_PATH,
+        ),
         Config(
             "pasted",
             "bare app serving the page with the banner pasted in",
             "pasted",
-            (*base, ("x-country", "DE"), ("Cookie", others)),
+            plain,
             "pasted",
+        ),
+        Config(
+            "naive", "naive streaming injector (2 KiB, no cookie, no geo)", "naive", plain, "naive"
+        ),
+        Config(
+            "json_bare", "JSON: bare Starlette app", "bare", (*api, *plain[3:]), "json", JSON_PATH
+        ),
+        Config(
+            "json_noop",
+            "JSON: no-op middleware",
+            "noop",
+            (*api, *plain[3:]),
+            "json",
+            JSON_PATH,
+            "json_bare",
+        ),
+    ]
+    for visitor in kinds:
+        headers = (
+            *api,
+            ("x-country", visitor.country),
+            ("Cookie", cookie_header(visitor.consent_cookie).decode()),
         )
-    )
+        out.append(
+            Config(
+                f"json_{visitor.key}",
+                f"JSON: consentgate {visitor.label}",
+                "consentgate",
+                headers,
+                "json",
+                JSON_PATH,
+                "json_noop",
+            )
+        )
     return out
 
 
 def check_config(config: Config, server: Server) -> bytes:
-    """One request as the load will send it; fail loudly unless the page is as expected."""
-    response = httpx.get(server.url, headers=list(config.headers), timeout=10)
+    """One request as the load will send it; fail loudly unless the answer is as expected."""
+    response = httpx.get(server.url(config.path), headers=list(config.headers), timeout=10)
+    what = f"e2e {config.key} ({server.stack})"
     if response.status_code != 200:
-        raise SystemExit(f"bench: e2e {config.key}: status {response.status_code}")
-    expect_page(f"e2e {config.key}", response.content, config.visitor)
+        raise SystemExit(f"bench: {what}: status {response.status_code}")
+    if config.visitor == "json":
+        if response.json() != JSON_ITEM:
+            raise SystemExit(f"bench: {what}: unexpected JSON {response.text[:200]!r}")
+    elif config.visitor == "naive":
+        if NAIVE_HEAD not in response.content or NAIVE_BODY not in response.content:
+            raise SystemExit(f"bench: {what}: the naive injector did not inject")
+    else:
+        expect_page(what, response.content, config.visitor)
     return response.content
 
 
 def run(
     *, seconds: float, rounds: int, install: bool, warmup: float, client: bool = False
 ) -> dict[str, Any]:
-    """Section 2 of the report (``client``: use the fallback client even if wrk is there)."""
+    """Section 2 of the report (``client``: use the fallback client even if wrk is there).
+
+    Every round starts new server processes for every variant on every stack, then runs each
+    (stack, configuration) pair once, in a shuffled order, so that both stacks and all
+    configurations share the machine's moods alike.
+    """
     wrk, generator = (None, "chosen with --client") if client else find_wrk(install=install)
     server_prefix, client_prefix = pinning()
     client_cores = {int(client_prefix[-1])} if client_prefix else None
     cookie = asyncio.run(_cookie())
     load = configs(cookie)
-    by_key = {c.key: c for c in load}
     rng = random.Random(f"e2e-{rounds}-{seconds}")
-    per_round: list[dict[str, dict[str, float]]] = []
-    sizes: dict[str, int] = {}
+    per_round: dict[str, list[dict[str, dict[str, float]]]] = {stack: [] for stack in STACKS}
+    sizes: dict[str, dict[str, int]] = {}
 
     def one(config: Config, server: Server, duration: float) -> dict[str, float]:
         cpu_before = server.cpu_seconds()
+        url = server.url(config.path)
         if wrk is not None:
-            count, took, bad, lost = run_wrk(
-                wrk, client_prefix, server.url, config.headers, duration
-            )
+            count, took, bad, lost = run_wrk(wrk, client_prefix, url, config.headers, duration)
         else:
-            count, took, bad, lost = run_client(client_cores, server.url, config.headers, duration)
+            count, took, bad, lost = run_client(client_cores, url, config.headers, duration)
         cpu = server.cpu_seconds() - cpu_before
         if bad:  # a wrong answer voids the figure; a timeout on a busy machine does not
-            raise SystemExit(f"bench: e2e {config.key}: {bad} answers were not 200")
+            raise SystemExit(f"bench: e2e {config.key} ({server.stack}): {bad} answers not 200")
         return {
             "requests": count,
             "socket_errors": lost,
@@ -335,26 +407,35 @@ def run(
             # New server processes every round: how fast a process runs also depends on its
             # memory layout (two identical bare servers measured apart by up to 20 % here), so
             # each figure is a median over several processes, not one process's luck.
-            bare = start_server("bare", server_prefix, workdir, env)
-            gate = start_server("consentgate", server_prefix, workdir, env)
-            with servers_running([bare, gate]) as running:
+            with servers_running([]) as running:
+                for stack in STACKS:
+                    for variant in ("bare", "consentgate", "noop", "naive"):
+                        running.append(start_server(variant, server_prefix, workdir, env, stack))
                 for server in running:
                     wait_ready(server)
+                gate = next(s for s in running if s.variant == "consentgate")
                 if not page_file.exists():
-                    page_file.write_bytes(check_config(by_key["regulated"], gate))
-                pasted = start_server(
-                    "pasted", server_prefix, workdir, {**env, "BENCH_PAGE_FILE": str(page_file)}
-                )
-                running.append(pasted)
-                wait_ready(pasted)
-                servers = {s.variant: s for s in running}
-                sizes = {c.key: len(check_config(c, servers[c.server])) for c in load}
+                    banner = next(c for c in load if c.key == "regulated")
+                    page_file.write_bytes(check_config(banner, gate))
+                pasted_env = {**env, "BENCH_PAGE_FILE": str(page_file)}
+                for stack in STACKS:
+                    pasted = start_server("pasted", server_prefix, workdir, pasted_env, stack)
+                    running.append(pasted)
+                    wait_ready(pasted)
+                servers = {(s.stack, s.variant): s for s in running}
+                pairs = [(stack, c) for stack in STACKS for c in load]
+                for stack, c in pairs:
+                    body = check_config(c, servers[stack, c.server])
+                    sizes.setdefault(stack, {})[c.key] = len(body)
                 if warmup > 0:
-                    for config in load:
-                        one(config, servers[config.server], warmup)
-                order = load[:]
-                rng.shuffle(order)
-                per_round.append({c.key: one(c, servers[c.server], seconds) for c in order})
+                    for stack, c in pairs:
+                        one(c, servers[stack, c.server], warmup)
+                rng.shuffle(pairs)
+                measured: dict[str, dict[str, dict[str, float]]] = {s: {} for s in STACKS}
+                for stack, c in pairs:
+                    measured[stack][c.key] = one(c, servers[stack, c.server], seconds)
+                for stack in STACKS:
+                    per_round[stack].append(measured[stack])
     return {
         "load_generator": generator if wrk is not None else f"asyncio/httpx client ({generator})",
         "wrk": wrk is not None,
@@ -362,8 +443,13 @@ def run(
         "connections": CONNECTIONS,
         "seconds_per_run": seconds,
         "rounds": rounds,
-        "uvicorn": implementations(),
-        "configs": _summarise(load, per_round, sizes),
+        "stacks": {
+            stack: {
+                "uvicorn": {"loop": loop, "http": http},
+                "configs": _summarise(load, per_round[stack], sizes[stack]),
+            }
+            for stack, (loop, http) in STACKS.items()
+        },
     }
 
 
@@ -377,15 +463,18 @@ def _summarise(
     cpu = flat("cpu_us_per_request")
     out: dict[str, Any] = {}
     for config in load:
-        key = config.key
+        key, base = config.key, config.baseline
         entry: dict[str, Any] = {
             "label": config.label,
+            "path": config.path,
             "page_bytes": sizes[key],
+            "baseline": base,
             "socket_errors": sum(int(r[key]["socket_errors"]) for r in per_round),
             "rps": summary([r[key] for r in rps]),
             "cpu_us_per_request": summary([r[key] for r in cpu]),
-            "rps_ratio_to_bare": paired(rps, lambda r, key=key: safe_div(r[key], r["bare"])),
-            "cpu_ratio_to_bare": paired(cpu, lambda r, key=key: safe_div(r[key], r["bare"])),
+            "added_cpu_us": paired(cpu, lambda r, key=key, base=base: r[key] - r[base]),
+            "rps_ratio": paired(rps, lambda r, key=key, base=base: safe_div(r[key], r[base])),
+            "cpu_ratio": paired(cpu, lambda r, key=key, base=base: safe_div(r[key], r[base])),
         }
         if key == "regulated":
             entry["rps_ratio_to_pasted"] = paired(

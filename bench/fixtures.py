@@ -37,6 +37,9 @@ MMDB_NETWORKS = {"8.8.8.0/24": "US", "80.128.0.0/12": "DE", "81.2.69.0/24": "GB"
 
 PAGE_PATH = "/"
 JSON_PATH = "/api/item"
+#: The same page under a prefix that the end-to-end consentgate server excludes.
+EXCLUDED_PREFIX = "/static"
+EXCLUDED_PATH = "/static/article"
 JSON_ITEM = {"id": 4217, "name": "Kettle", "price": 39.9, "tags": ["kitchen", "steel"]}
 
 # Cookies a real visitor's browser already sends to the site (analytics id, a UI preference).

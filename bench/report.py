@@ -39,8 +39,11 @@ PACKAGES = (
     "pydantic-settings",
 )
 
-JSON_LIMIT = 1.15
-E2E_LIMIT = 0.90
+JSON_LIMIT = 1.10
+E2E_LIMIT = 0.85
+#: The end-to-end stack whose figures are the targets (the other one is reported as info).
+E2E_HEADLINE = "uvloop"
+E2E_STACKS = ("uvloop", "h11")
 STREAM_LIMIT = 2 * 1024 * 1024
 BANNER_LIMIT = 12_000
 COOKIE_LIMIT = 200
@@ -133,55 +136,70 @@ def _inprocess_rows(data: dict[str, Any]) -> list[Row]:
 
 
 def _e2e_rows(data: dict[str, Any]) -> list[Row]:
-    impl = data["uvicorn"]
+    rows: list[Row] = []
+    for stack, run in data["stacks"].items():
+        rows += _e2e_stack_rows(data, stack, run, headline=stack == E2E_HEADLINE)
+    return rows
+
+
+def _e2e_stack_rows(
+    data: dict[str, Any], stack: str, run: dict[str, Any], *, headline: bool
+) -> list[Row]:
+    impl = run["uvicorn"]
     section = (
-        f"uvicorn end to end ({impl['http']}, {impl['loop']}; {data['load_generator']}, "
+        f"uvicorn end to end, {impl['loop']} + {impl['http']}"
+        f"{' (headline)' if headline else ''} ({data['load_generator']}, "
         f"{data['connections']} conn, {data['rounds']}×{data['seconds_per_run']:g} s)"
     )
+    configs = run["configs"]
     rows: list[Row] = []
-    for key, config in data["configs"].items():
+    for key, config in configs.items():
         target = status = ""
         if key in VISITORS:
-            target = f"≥ {E2E_LIMIT:.2f}×"
-            status = _judge(config["rps_ratio_to_bare"]["median"] >= E2E_LIMIT)
+            target = f"≥ {E2E_LIMIT:.2f}×" + ("" if headline else " (info)")
+            status = _judge(config["rps_ratio"]["median"] >= E2E_LIMIT, info=not headline)
         rows.append(
             Row(
-                f"e2e.rps.{key}",
+                f"e2e.{stack}.rps.{key}",
                 section,
-                f"{config['label']} ({config['page_bytes']} B page)",
+                f"{config['label']} ({config['page_bytes']} B)",
                 "req/s",
                 config["rps"],
-                config["rps_ratio_to_bare"],
-                "bare",
+                config["rps_ratio"],
+                config["baseline"],
                 target=target,
                 status=status,
             )
         )
-    for key, config in data["configs"].items():
+    for key, config in configs.items():
         target = status = ""
-        cpu = config["cpu_ratio_to_bare"]
+        cpu = config["cpu_ratio"]
         if key in VISITORS:
-            # The same target read from CPU time: bare's CPU/request ÷ this one's ≥ 0.90.
+            # The capacity target read from CPU time: bare's CPU/request ÷ this one's ≥ 0.85.
             limit = 1 / E2E_LIMIT
             target = f"≤ {limit:.2f}× (info)"
             status = _judge(cpu["median"] <= limit, info=True)
+        elif key.startswith("json_") and key[5:] in VISITORS:
+            target = f"≤ {JSON_LIMIT:.2f}×" + ("" if headline else " (info)")
+            status = _judge(cpu["median"] <= JSON_LIMIT, info=not headline)
         rows.append(
             Row(
-                f"e2e.cpu.{key}",
+                f"e2e.{stack}.cpu.{key}",
                 section,
                 f"server CPU per request: {config['label']}",
                 "µs",
                 config["cpu_us_per_request"],
                 cpu,
-                "bare",
+                config["baseline"],
+                config["added_cpu_us"]["median"],
                 target=target,
                 status=status,
             )
         )
-    regulated = data["configs"]["regulated"]
+    regulated = configs["regulated"]
     rows.append(
         Row(
-            "e2e.rps.regulated_vs_pasted",
+            f"e2e.{stack}.rps.regulated_vs_pasted",
             section,
             "banner visitor vs bare app with the banner pasted in: req/s",
             "req/s",
@@ -192,7 +210,7 @@ def _e2e_rows(data: dict[str, Any]) -> list[Row]:
     )
     rows.append(
         Row(
-            "e2e.cpu.regulated_vs_pasted",
+            f"e2e.{stack}.cpu.regulated_vs_pasted",
             section,
             "banner visitor vs bare app with the banner pasted in: CPU/req",
             "µs",
@@ -314,7 +332,10 @@ def target_ids() -> list[str]:
     """The ids of every row with a PASS/FAIL target (info rows included) in a full run."""
     ids = [f"target.html_decided_vs_session.{geo}" for geo in inprocess.GEO_MODES]
     ids += [f"inprocess.json.cg_{v}_{g}" for g in inprocess.GEO_MODES for v in VISITORS]
-    ids += [f"e2e.rps.{v}" for v in VISITORS] + [f"e2e.cpu.{v}" for v in VISITORS]
+    for stack in E2E_STACKS:
+        ids += [f"e2e.{stack}.rps.{v}" for v in VISITORS]
+        ids += [f"e2e.{stack}.cpu.{v}" for v in VISITORS]
+        ids += [f"e2e.{stack}.cpu.json_{v}" for v in VISITORS]
     ids += [f"streaming.{v}" for v in VISITORS]
     ids += ["sizes.banner.total.gzip", "sizes.cookie"]
     return ids

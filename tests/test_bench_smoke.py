@@ -47,10 +47,16 @@ def test_bench_smoke_exits_zero_and_reports_every_figure(tmp_path: Path) -> None
         for case in data["inprocess"][kind].values():
             for figure in ("us", "added_us", "ratio_to_bare", "ratio_to_noop"):
                 assert case[figure]["median"] is not None
-    assert set(data["e2e"]["configs"]) == {"bare", *VISITORS, "pasted"}
-    for config in data["e2e"]["configs"].values():
-        assert config["rps"]["median"] > 0
-        assert config["cpu_us_per_request"]["median"] is not None
+    assert list(data["e2e"]["stacks"]) == list(report.E2E_STACKS)
+    json_keys = {"json_bare", "json_noop", *(f"json_{v}" for v in VISITORS)}
+    for stack in data["e2e"]["stacks"].values():
+        configs = stack["configs"]
+        assert set(configs) == {"bare", *VISITORS, "excluded", "pasted", "naive", *json_keys}
+        for config in configs.values():
+            assert config["rps"]["median"] > 0
+            assert config["cpu_us_per_request"]["median"] is not None
+        assert configs["naive"]["page_bytes"] > configs["bare"]["page_bytes"] + 2000
+        assert configs["excluded"]["page_bytes"] == configs["bare"]["page_bytes"]
     assert set(data["streaming"]["cases"]) == {"bare", *VISITORS}
     assert {"dialog_html", "js", "css", "total"} <= set(data["sizes"]["banner"])
     assert data["sizes"]["cookie"]["max_cookie_bytes"] > 0

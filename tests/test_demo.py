@@ -178,7 +178,7 @@ async def test_ad_push_scripts_are_inert_until_ads_may_load(app: Any) -> None:
 # -- video embed and preferences (functional) -----------------------------------------------------
 
 
-async def test_youtube_embed_is_a_placeholder_until_allowed_then_nocookie(app: Any) -> None:
+async def test_youtube_embed_is_a_placeholder_until_allowed_and_uses_nocookie(app: Any) -> None:
     article = "/articles/walking-for-health"
     async with visitor(app, "DE") as client:
         before = (await client.get(article, headers={"accept": "text/html"})).text
@@ -189,7 +189,7 @@ async def test_youtube_embed_is_a_placeholder_until_allowed_then_nocookie(app: A
         )
         after = (await client.get(article, headers={"accept": "text/html"})).text
     assert 'aria-label="YouTube"' not in after
-    assert 'src="https://www.youtube.com/embed/M7lc1UVf-VE"' in after
+    assert 'src="https://www.youtube-nocookie.com/embed/M7lc1UVf-VE"' in after
 
 
 async def test_video_player_script_loads_only_with_functional_consent(app: Any) -> None:
@@ -362,6 +362,7 @@ def test_bundled_config_uses_demo_ids_for_every_gating_path() -> None:
     assert {s.name for s in SETTINGS.services if s.category == "functional"} == {
         "Site preferences",
         "VidStream video player",
+        "YouTube",
     }
 
 

@@ -294,7 +294,9 @@ def test_scanning_the_demo_is_clean_and_the_html_report_renders(tmp_path: Path) 
     assert {r["service"] for r in visit(data, "after_accept")["requests"]} == {
         "Google Analytics 4",
         "Google AdSense",
+        "YouTube",  # the article's embed, from youtube-nocookie.com once allowed
     }
+    assert visit(data, "after_reject")["requests"] == []
     assert all(c["passed"] for c in data["checks"])
 
     text = html.read_text()

@@ -14,9 +14,13 @@ the GVL or policy version changes, the next page re-creates it from the signed c
 
 from __future__ import annotations
 
+import functools
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from importlib import resources
+from types import MappingProxyType
 
 from ..consent import Consent
 from .cmp import CmpState, cmp_script
@@ -29,62 +33,39 @@ ADVERTISING = "advertising"
 GOOGLE_VENDOR_ID = 755
 _LI_ALLOWED = frozenset(range(1, 12)) - LI_FORBIDDEN_PURPOSES
 
-# Banner sentences that frame the GVL's own texts (GVL translations cover the rest).
-_SENTENCES: dict[str, dict[str, str]] = {
-    "en": {
-        "intro": (
-            "We and our {count} partners store and/or access information on your device and "
-            "process personal data, such as unique identifiers and browsing data, for the "
-            "purposes below. You can accept, refuse, or choose per purpose and per partner. "
-            "Some partners process data on the basis of legitimate interest, which you can "
-            "object to under Customize. Your choices apply to this site only and can be "
-            "changed at any time through Privacy settings."
-        ),
-        "purposes": "Purposes",
-        "objection": "Object to legitimate interest: {name}",
-        "objection_desc": "Partners may rely on legitimate interest for this purpose unless "
-        "you object.",
-        "special": "{name} (special feature)",
-        "vendor": "Partner: {name}",
-        "vendor_desc": "Consent purposes: {purposes}. Legitimate interest: {li}. Special "
-        "features: {features}. Keeps data for {retention}.",
-        "days": "{days} days",
-        "unknown": "a period it does not state",
-        "none": "none",
-        "advertising": "Loads the ad tags of the partners listed below. They only take effect "
-        "together with consent to storing information on a device and to Google as a partner, "
-        "and use only what you allow for each purpose and partner.",
-    },
-    "de": {
-        "intro": (
-            "Wir und unsere {count} Partner speichern und/oder lesen Informationen auf Ihrem "
-            "Gerät und verarbeiten personenbezogene Daten wie eindeutige Kennungen und "
-            "Browserdaten für die unten genannten Zwecke. Sie können zustimmen, ablehnen oder "
-            "je Zweck und Partner wählen. Einige Partner verarbeiten Daten auf Grundlage "
-            "berechtigten Interesses; dem können Sie unter Anpassen widersprechen. Ihre Auswahl "
-            "gilt nur für diese Website und lässt sich jederzeit unter Datenschutzeinstellungen "
-            "ändern."
-        ),
-        "purposes": "Zwecke",
-        "objection": "Widerspruch gegen berechtigtes Interesse: {name}",
-        "objection_desc": "Partner können sich für diesen Zweck auf berechtigtes Interesse "
-        "stützen, sofern Sie nicht widersprechen.",
-        "special": "{name} (besonderes Merkmal)",
-        "vendor": "Partner: {name}",
-        "vendor_desc": "Zwecke mit Einwilligung: {purposes}. Berechtigtes Interesse: {li}. "
-        "Besondere Merkmale: {features}. Speichert Daten {retention}.",
-        "days": "{days} Tage",
-        "unknown": "für eine nicht angegebene Dauer",
-        "none": "keine",
-        "advertising": "Lädt die Werbe-Tags der unten genannten Partner. Sie wirken nur zusammen "
-        "mit der Einwilligung in das Speichern von Informationen auf einem Gerät und in Google "
-        "als Partner und nutzen nur, was Sie je Zweck und Partner erlauben.",
-    },
-}
+# Banner sentences that frame the GVL's own texts (GVL translations cover the rest), one
+# ``texts/<lang>.json`` per banner language; an unknown language gets English.
+_FALLBACK = "en"
+_TEXTS_DIR = resources.files(__package__ or "consentgate.tcf").joinpath("texts")
+
+
+def _find_shipped() -> frozenset[str]:
+    try:
+        entries = list(_TEXTS_DIR.iterdir())
+    except (FileNotFoundError, NotADirectoryError):
+        return frozenset()
+    return frozenset(e.name[: -len(".json")] for e in entries if e.name.endswith(".json"))
+
+
+#: The languages that have a ``texts/<lang>.json`` file in the package.
+SHIPPED_LANGUAGES: frozenset[str] = _find_shipped()
+
+
+@functools.cache
+def _read(lang: str) -> Mapping[str, str]:
+    """The sentences of shipped language ``lang``, gaps filled from English."""
+    raw = json.loads(_TEXTS_DIR.joinpath(f"{lang}.json").read_text(encoding="utf-8"))
+    if not isinstance(raw, dict):
+        raise ValueError(f"TCF texts {lang}.json must hold a JSON object")
+    words = dict(_read(_FALLBACK)) if lang != _FALLBACK else {}
+    words.update((k, v) for k, v in raw.items() if isinstance(v, str))
+    return MappingProxyType(words)
 
 
 def _sentences(language: str) -> Mapping[str, str]:
-    return _SENTENCES.get(language.split("-", 1)[0], _SENTENCES["en"])
+    """The sentences for ``language`` (``de-AT`` uses ``de``); unknown languages get English."""
+    base = language.split("-", 1)[0].lower()
+    return _read(base if base in SHIPPED_LANGUAGES else _FALLBACK)
 
 
 def purpose_category(purpose: int) -> str:

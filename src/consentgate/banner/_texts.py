@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import functools
-import json
 from importlib import resources
+
+from ..textfiles import TextFiles
 
 __all__ = ["FALLBACK_LANGUAGE", "SHIPPED_LANGUAGES", "TEXT_KEYS", "shipped_texts"]
 
@@ -54,28 +54,17 @@ TEXT_KEYS: tuple[str, ...] = (
 #: Keys missing from a shipped translation are taken from this language.
 FALLBACK_LANGUAGE = "en"
 
-_TEXTS_DIR = resources.files(__package__ or "consentgate.banner").joinpath("texts")
-
-
-def _find_shipped() -> frozenset[str]:
-    try:
-        entries = list(_TEXTS_DIR.iterdir())
-    except (FileNotFoundError, NotADirectoryError):
-        return frozenset()
-    return frozenset(e.name[: -len(".json")] for e in entries if e.name.endswith(".json"))
-
+_FILES = TextFiles(
+    resources.files(__package__ or "consentgate.banner").joinpath("texts"), what="banner texts"
+)
 
 #: The languages that have a ``texts/<lang>.json`` file in the package.
-SHIPPED_LANGUAGES: frozenset[str] = _find_shipped()
+SHIPPED_LANGUAGES: frozenset[str] = _FILES.languages
 
 
-@functools.cache
 def _read(lang: str) -> dict[str, str]:
-    raw = json.loads(_TEXTS_DIR.joinpath(f"{lang}.json").read_text(encoding="utf-8"))
-    if not isinstance(raw, dict):
-        raise ValueError(f"banner texts {lang}.json must hold a JSON object")
     # Keys outside TEXT_KEYS (comments such as "_note") are ignored, non-strings too.
-    return {k: v for k, v in raw.items() if k in TEXT_KEYS and isinstance(v, str)}
+    return {k: v for k, v in _FILES.read(lang).items() if k in TEXT_KEYS}
 
 
 def shipped_texts(lang: str) -> dict[str, str] | None:

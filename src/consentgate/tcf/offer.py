@@ -15,7 +15,6 @@ the GVL or policy version changes, the next page re-creates it from the signed c
 from __future__ import annotations
 
 import functools
-import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -23,6 +22,7 @@ from importlib import resources
 from types import MappingProxyType
 
 from ..consent import Consent
+from ..textfiles import TextFiles
 from .cmp import CmpState, cmp_script
 from .codec import LI_FORBIDDEN_PURPOSES, TCModel, encode
 from .gvl import GlobalVendorList, Translation, gvl_language
@@ -36,29 +36,19 @@ _LI_ALLOWED = frozenset(range(1, 12)) - LI_FORBIDDEN_PURPOSES
 # Banner sentences that frame the GVL's own texts (GVL translations cover the rest), one
 # ``texts/<lang>.json`` per banner language; an unknown language gets English.
 _FALLBACK = "en"
-_TEXTS_DIR = resources.files(__package__ or "consentgate.tcf").joinpath("texts")
-
-
-def _find_shipped() -> frozenset[str]:
-    try:
-        entries = list(_TEXTS_DIR.iterdir())
-    except (FileNotFoundError, NotADirectoryError):
-        return frozenset()
-    return frozenset(e.name[: -len(".json")] for e in entries if e.name.endswith(".json"))
-
+_FILES = TextFiles(
+    resources.files(__package__ or "consentgate.tcf").joinpath("texts"), what="TCF texts"
+)
 
 #: The languages that have a ``texts/<lang>.json`` file in the package.
-SHIPPED_LANGUAGES: frozenset[str] = _find_shipped()
+SHIPPED_LANGUAGES: frozenset[str] = _FILES.languages
 
 
 @functools.cache
 def _read(lang: str) -> Mapping[str, str]:
     """The sentences of shipped language ``lang``, gaps filled from English."""
-    raw = json.loads(_TEXTS_DIR.joinpath(f"{lang}.json").read_text(encoding="utf-8"))
-    if not isinstance(raw, dict):
-        raise ValueError(f"TCF texts {lang}.json must hold a JSON object")
     words = dict(_read(_FALLBACK)) if lang != _FALLBACK else {}
-    words.update((k, v) for k, v in raw.items() if isinstance(v, str))
+    words.update(_FILES.read(lang))
     return MappingProxyType(words)
 
 

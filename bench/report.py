@@ -71,9 +71,14 @@ def _one(value: float) -> dict[str, Any]:
     return {"min": value, "median": value, "max": value, "n": 1}
 
 
-def _judge(ok: bool, *, info: bool = False) -> str:
-    status = "PASS" if ok else "FAIL"
+def _judge(ok: bool | None, *, info: bool = False) -> str:
+    status = "n/a" if ok is None else "PASS" if ok else "FAIL"
     return f"({status})" if info else status
+
+
+def _at_most(value: float | None, limit: float) -> bool | None:
+    """``value <= limit``, or ``None`` when no figure was measured (a run too short to count)."""
+    return None if value is None else value <= limit
 
 
 def _inprocess_rows(data: dict[str, Any]) -> list[Row]:
@@ -178,10 +183,10 @@ def _e2e_stack_rows(
             # The capacity target read from CPU time: bare's CPU/request ÷ this one's ≥ 0.85.
             limit = 1 / E2E_LIMIT
             target = f"≤ {limit:.2f}× (info)"
-            status = _judge(cpu["median"] <= limit, info=True)
+            status = _judge(_at_most(cpu["median"], limit), info=True)
         elif key.startswith("json_") and key[5:] in VISITORS:
             target = f"≤ {JSON_LIMIT:.2f}×" + ("" if headline else " (info)")
-            status = _judge(cpu["median"] <= JSON_LIMIT, info=not headline)
+            status = _judge(_at_most(cpu["median"], JSON_LIMIT), info=not headline)
         rows.append(
             Row(
                 f"e2e.{stack}.cpu.{key}",

@@ -69,10 +69,22 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--strict", action="store_true", help="exit 1 when a target fails (default: report only)"
     )
+    parser.add_argument(
+        "--rounds", type=int, help="end to end: rounds (new servers each); default 5, smoke 1"
+    )
+    parser.add_argument(
+        "--seconds", type=float, help="end to end: seconds of load per run; default 4, smoke 0.2"
+    )
     args = parser.parse_args(argv)
     unknown = set(args.only.split(",")) - set(SECTIONS)
     if unknown:
         parser.error(f"unknown sections: {', '.join(sorted(unknown))}")
+    if args.rounds is not None and args.rounds < 1:
+        parser.error("--rounds must be at least 1")
+    if args.seconds is not None and args.seconds <= 0:
+        parser.error("--seconds must be positive")
+    if args.reference and (args.rounds is not None or args.seconds is not None):
+        parser.error("--reference keeps the full run's rounds and seconds")
     return args
 
 
@@ -83,7 +95,11 @@ def _progress(text: str) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmarks; 0 unless ``--strict`` and a target failed."""
     args = parse(argv)
-    params = SMOKE if args.smoke else FULL
+    params = dict(SMOKE if args.smoke else FULL)
+    if args.rounds is not None:
+        params["e2e_rounds"] = args.rounds
+    if args.seconds is not None:
+        params["e2e_seconds"] = args.seconds
     wanted = [s for s in SECTIONS if s in args.only.split(",")]
     check_countries()
     os.environ.pop("CONSENTGATE_CONFIG", None)  # the benchmark's settings are all explicit

@@ -882,7 +882,20 @@ def test_memo_stays_under_its_budget_and_skips_big_pages() -> None:
     big = PAGE.replace(b"text", b"x" * 100)
     for _ in range(3):
         assert memo.inject(big, HEAD, BODY, None) == inject(big)
-    assert all(key[0] != big for key in memo._entries)
+    assert all(entry[0] != big for entry in memo._entries.values())
     memo.clear()
     assert not memo._entries
     assert memo._size == 0
+
+
+def test_memo_never_mixes_up_pages_of_the_same_length_and_ending() -> None:
+    # A per-request token of fixed length in the middle: same length, same last bytes.
+    pages = [TRACKED.replace(b"Hello", b"Hel%02d" % i, 1) for i in range(6)]
+    assert len({len(p) for p in pages}) == 1
+    assert len(set(pages)) == 6
+    memo = InjectionMemo()
+    hosts = InertHosts(HOSTS)
+    for _ in range(3):
+        for page in [*pages, pages[0], pages[0]]:
+            expected = StreamInjector(HEAD, BODY, inert_hosts=hosts).feed_last(page)
+            assert memo.inject(bytes(bytearray(page)), HEAD, BODY, hosts) == expected

@@ -36,6 +36,17 @@ def test_cache_evicts_the_least_recently_used_entry_first() -> None:
     assert cache.used == 1200
 
 
+def test_cache_keeps_an_entry_used_all_along_while_newer_ones_come_and_go() -> None:
+    cache: LRUCache[int, int] = LRUCache(100 * 300)  # 100 entries of 300 B
+    cache.put(-1, -1, 300)
+    for number in range(5_000):
+        assert cache.get(-1) == -1, number
+        cache.put(number, number, 300)
+    assert len(cache) == 100
+    # Entries used once leave oldest first: the hot one and the newest 99 are left.
+    assert [n in cache for n in (4_900, 4_901, 4_999)] == [False, True, True]
+
+
 def test_cache_never_holds_more_bytes_than_its_budget() -> None:
     cache: LRUCache[int, bytes] = LRUCache(10_000)
     for number in range(5_000):

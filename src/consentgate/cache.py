@@ -36,7 +36,7 @@ def size_of(*parts: object) -> int:
 class LRUCache(Generic[K, V]):
     """A mapping from ``K`` to ``V`` that holds at most ``max_bytes`` (by the sizes it is told)."""
 
-    __slots__ = ("_data", "_largest", "max_bytes", "name", "used")
+    __slots__ = ("_clock", "_data", "_largest", "max_bytes", "name", "used")
 
     def __init__(self, max_bytes: int, *, name: str = "") -> None:
         if max_bytes <= 0:
@@ -45,14 +45,24 @@ class LRUCache(Generic[K, V]):
         self.name = name
         self.used = 0
         self._largest = max_bytes // 4
-        self._data: OrderedDict[K, tuple[V, int]] = OrderedDict()
+        #: key to (value, size, the insertion count when it was last put at the young end)
+        self._data: OrderedDict[K, tuple[V, int, int]] = OrderedDict()
+        self._clock = 0
 
     def get(self, key: K) -> V | None:
-        """The value for ``key`` (now the most recently used), or ``None``."""
+        """The value for ``key`` (now among the most recently used), or ``None``.
+
+        Moving an entry to the young end on every hit costs more than the lookup itself, so an
+        entry is only moved once it has aged past the older half of the cache: the entries
+        evicted first are still ones not used for at least half the cache's turnover.
+        """
         found = self._data.get(key)
         if found is None:
             return None
-        self._data.move_to_end(key)
+        if self._clock - found[2] > len(self._data) >> 1:
+            self._clock += 1
+            self._data[key] = (found[0], found[1], self._clock)
+            self._data.move_to_end(key)
         return found[0]
 
     def put(self, key: K, value: V, size: int) -> None:
@@ -63,16 +73,18 @@ class LRUCache(Generic[K, V]):
         old = data.pop(key, None)
         if old is not None:
             self.used -= old[1]
-        data[key] = (value, size)
+        self._clock += 1
+        data[key] = (value, size, self._clock)
         self.used += size
         while self.used > self.max_bytes:
-            _, (_, freed) = data.popitem(last=False)
+            _, (_, freed, _) = data.popitem(last=False)
             self.used -= freed
 
     def clear(self) -> None:
         """Drop every entry."""
         self._data.clear()
         self.used = 0
+        self._clock = 0
 
     def __len__(self) -> int:
         return len(self._data)

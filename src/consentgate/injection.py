@@ -54,20 +54,28 @@ class InjectionMemo:
     changes on every request, say with a per-request token, costs one hash and is never kept),
     and only for pages of at most ``max_page`` bytes. What is kept (pages and results) stays
     under ``max_bytes``; the oldest entries go first.
+
+    A page arrives as a new bytes object every time, so hashing it whole on every lookup would
+    cost more than everything else a remembered page needs: entries are found by the page's
+    length and its last bytes, and the page is then compared whole (a ``memcmp``). Only a page
+    that is not found is hashed whole (to count its sightings).
     """
 
     __slots__ = ("_entries", "_max_bytes", "_max_page", "_seen", "_size")
+
+    #: How many of a page's last bytes, with its length, find its entry.
+    TAIL = 96
 
     def __init__(self, *, max_bytes: int = 8 << 20, max_page: int = 512 << 10) -> None:
         """Keep at most ``max_bytes`` of pages and results; skip pages over ``max_page``."""
         self._max_bytes = max_bytes
         self._max_page = max_page
-        #: (page, head, body, id of the hosts) to (result, the hosts). The hosts are held so
-        #: that their id cannot be reused by another object while the entry lives.
+        #: (length, tail, head, body, id of the hosts) to (page, result, the hosts). The hosts
+        #: are held so that their id cannot be reused by another object while the entry lives.
         self._entries: OrderedDict[
-            tuple[bytes, bytes, bytes, int], tuple[bytes, InertHosts | None]
+            tuple[int, bytes, bytes, bytes, int], tuple[bytes, bytes, InertHosts | None]
         ] = OrderedDict()
-        #: Hashes of keys seen once (a collision only lets a page in one sighting early).
+        #: Hashes of pages seen once (a collision only lets a page in one sighting early).
         self._seen: set[int] = set()
         self._size = 0
 
@@ -81,31 +89,36 @@ class InjectionMemo:
     ) -> bytes:
         """``StreamInjector(head, body, inert_hosts=…, rewrite_only=…).feed_last(page)``,
         remembered."""
-        key = (page, head, body, id(inert_hosts) * 2 + rewrite_only)
-        small = len(page) <= self._max_page
-        entry = self._entries.get(key) if small else None
-        if entry is not None and entry[1] is inert_hosts:
-            return entry[0]
+        size = len(page)
+        small = size <= self._max_page
+        if small:
+            key = (size, page[-self.TAIL :], head, body, id(inert_hosts) * 2 + rewrite_only)
+            entry = self._entries.get(key)
+            if entry is not None and entry[2] is inert_hosts and entry[0] == page:
+                return entry[1]
         result = StreamInjector(
             head, body, inert_hosts=inert_hosts, rewrite_only=rewrite_only
         ).feed_last(page)
         if not small:
             return result
-        signature = hash(key)
+        signature = hash((page, key))
         if signature not in self._seen:
             if len(self._seen) >= 4096:
                 self._seen.clear()
             self._seen.add(signature)
             return result
         self._seen.discard(signature)
-        cost = len(page) + len(result)
+        cost = size + len(result)
         if cost > self._max_bytes:
             return result
         entries = self._entries
+        old_entry = entries.pop(key, None)  # another page of the same length and tail
+        if old_entry is not None:
+            self._size -= len(old_entry[0]) + len(old_entry[1])
         while entries and self._size + cost > self._max_bytes:
-            (old, _, _, _), (old_result, _) = entries.popitem(last=False)
+            _, (old, old_result, _) = entries.popitem(last=False)
             self._size -= len(old) + len(old_result)
-        entries[key] = (result, inert_hosts)
+        entries[key] = (page, result, inert_hosts)
         self._size += cost
         return result
 

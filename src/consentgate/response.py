@@ -118,10 +118,19 @@ class Responder:
         """
         injection: _Injection | None = None
         start = self.start
+        memo = self.memo
 
         def respond(message: Message) -> Awaitable[None]:
             nonlocal injection
             if injection is not None:
+                if (
+                    injection.injector is None
+                    and message["type"] == "http.response.body"
+                    and not message.get("more_body", False)
+                ):
+                    # The whole body in one message (most pages): maybe a page seen before.
+                    held, injection = injection, None
+                    return held.whole(memo, message)
                 return injection.send(message)
             if message["type"] == "http.response.start":
                 message, injection = start(message, visit, scope, headers, page, rewrite, send)
@@ -236,6 +245,22 @@ class _Injection:
         self.pending: Message | None = start
         self.downstream = downstream
         self.finished = False
+
+    async def whole(self, memo: InjectionMemo, message: Message) -> None:
+        """Send the held start and a body that came in one message (its length is known)."""
+        if self.finished:  # a body after the last one: passed on as it is
+            await self.send(message)
+            return
+        self.finished = True
+        body = memo.inject(
+            bytes(message.get("body", b"")), self.head, self.body, self.hosts, self.rewrite_only
+        )
+        start = self.pending
+        if start is not None:
+            self.pending = None
+            start["headers"].append((b"content-length", b"%d" % len(body)))
+            await self.downstream(start)
+        await self.downstream({"type": "http.response.body", "body": body, "more_body": False})
 
     async def send(self, message: Message) -> None:
         """Pass ``message`` on, with the snippets put into the body."""

@@ -19,6 +19,7 @@ from collections.abc import Iterator
 
 import ada_url
 import html5lib
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -277,3 +278,41 @@ def test_every_cut_of_a_tricky_document_gives_the_same_output() -> None:
     whole = run(page, [], gate)
     for cut in range(len(page) + 1):
         assert run(page, [cut], gate) == whole, cut
+
+
+GTAG = '"https://www.googletagmanager.com/gtag/js?id=G-1"'
+#: Foreign content closed (or not) by an end tag: the scanner must read the rest as the
+#: parser does, an HTML ``<script>`` (held and judged) where ``</div>`` has closed the ``<svg>``.
+FOREIGN_END_TAGS = [
+    f'<div title="<!--"><svg></div><script><script src={GTAG}></script>',
+    f"<div><math></div><script><script src={GTAG}></script>",
+    f"<span><svg><g><path></span><script><script src={GTAG}></script>",
+    f"<span><math><mrow><mi></span><script><script src={GTAG}></script>",
+    f"<p><svg><g></p><script><script src={GTAG}></script>",
+    f"<svg><foreignObject><div><svg><g></div><script><script src={GTAG}></script>",
+    f"<svg><foreignObject><p><svg></p><script><script src={GTAG}></script>",
+    f"<math><mi><p><math><mrow></p><script><script src={GTAG}></script>",
+    f"<svg><g></br><script><script src={GTAG}></script>",
+    # An end tag that matches no open element: the <svg> stays open, <style> is foreign.
+    f"<svg></div><style><img src={GTAG}></style>",
+    f"<svg><g></nothing><style><img src={GTAG}></style>",
+    f"<svg></div><style><!--</style><script src={GTAG}></script>-->",
+    # Within an HTML integration point end tags are read by the HTML rules.
+    f"<svg><desc><b></desc><style><!--</style><script src={GTAG}></script>-->",
+    f"<svg><foreignObject><div></foreignObject><style><!--</style><script src={GTAG}></script>",
+    f"<svg><foreignObject><p><p></p></foreignObject><style><img src={GTAG}></style>",
+    f"<math><annotation-xml encoding=text/html><![CDATA[><img src={GTAG}>]]>",
+]
+
+
+@pytest.mark.parametrize("form", FOREIGN_END_TAGS)
+def test_end_tags_in_foreign_content_are_read_as_the_parser_reads_them(form: str) -> None:
+    page = form.encode()
+    for grant in GRANTS:
+        gate = GATES[grant]
+        whole = run(page, [], gate)
+        markup = whole.decode()
+        assert fetches(markup, grant, scripting=True) == [], markup
+        assert fetches(markup, grant, scripting=False) == [], markup
+        for cut in range(len(page) + 1):
+            assert run(page, [cut], gate) == whole, cut

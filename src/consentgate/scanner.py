@@ -161,6 +161,34 @@ _VOID = frozenset(
 )
 _SVG_HTML_POINTS = frozenset({b"foreignobject", b"desc", b"title"})
 _MATH_TEXT_POINTS = frozenset({b"mi", b"mo", b"mn", b"ms", b"mtext"})
+#: HTML elements that bound "an element in scope" (the foreign integration points do too).
+_SCOPE_LIMITS = frozenset(b"applet caption html table td th marquee object template".split())
+#: HTML elements of the "special" category: an unmatched end tag is ignored when it meets one.
+_SPECIAL_HTML = frozenset(
+    b"address applet area article aside base basefont bgsound blockquote body br button caption "
+    b"center col colgroup dd details dir div dl dt embed fieldset figcaption figure footer form "
+    b"frame frameset h1 h2 h3 h4 h5 h6 head header hgroup hr html iframe img input keygen li link "
+    b"listing main marquee menu meta nav noembed noframes noscript object ol p param plaintext "
+    b"pre script search section select source style summary table tbody td template textarea "
+    b"tfoot th thead title tr track ul wbr xmp".split()
+)
+#: End tags that close the element of their name when it is in scope ("in body").
+_SCOPED_END = frozenset(
+    b"address applet article aside blockquote button center details dialog dir div dl dd dt "
+    b"fieldset figcaption figure footer header hgroup listing main marquee menu nav object ol "
+    b"pre search section summary template ul".split()
+)
+#: Start tags that close an open ``p`` first.
+_CLOSES_P = frozenset(
+    b"address article aside blockquote center dd details dialog dir div dl dt fieldset "
+    b"figcaption figure footer form h1 h2 h3 h4 h5 h6 header hgroup hr li listing main menu nav "
+    b"ol p plaintext pre search section summary ul xmp".split()
+)
+_HEADINGS = frozenset(b"h1 h2 h3 h4 h5 h6".split())
+_FORMATTING = frozenset(b"a b big code em font i nobr s small strike strong tt u".split())
+_TABLE_PARTS = frozenset(b"caption col colgroup tbody td tfoot th thead tr".split())
+#: Start tags that never open an element of their own in the body.
+_NOT_OPENED = frozenset({b"html", b"head", b"body", b"frameset"})
 _LEAD = re.compile(rb"(?:\xef\xbb\xbf)?(?:[\t\n\f\r ]++|<" + _COMMENT_REST + rb"|<\?[^>]*+>)*+")
 _DOC_START = re.compile(rb"<(?:!(?i:doctype)|(?i:html|head|body)" + _DELIM + rb")")
 _LEAD_MAX = 4096
@@ -533,10 +561,12 @@ class StreamInjector:
         if not stack:
             return True
         top, ns = stack[-1]
-        if ns in (_HTML, _MATH_HTML):
+        if ns == _HTML:
             return True
         if not start:
-            return False
+            return False  # end tags and CDATA at an integration point are foreign content's
+        if ns == _MATH_HTML:
+            return True
         if ns == _SVG:
             return top in _SVG_HTML_POINTS
         if top in _MATH_TEXT_POINTS:
@@ -577,6 +607,8 @@ class StreamInjector:
             else:
                 self._foreign_start(tag, name)
                 return
+        if stack:
+            self._html_opens(name)
         self._html_start(tag, name)
 
     def _foreign_start(self, tag: bytes, name: bytes) -> None:
@@ -605,7 +637,7 @@ class StreamInjector:
             if not _attributes(tag, 1 + len(name))[1]:
                 self._push(name, _SVG if name == b"svg" else _MATH)
             return
-        if self._stack and name not in _VOID:
+        if self._stack and name not in _VOID and name not in _NOT_OPENED:
             self._push(name, _HTML)
         if name == b"script":
             self._mode = _SCRIPT
@@ -626,25 +658,162 @@ class StreamInjector:
             self._mode = _PLAINTEXT
 
     def _end_tag(self, tag: bytes, name: bytes) -> None:
+        if self._stack:
+            self._foreign_end(name)
         if self._doc == _DOCUMENT and not self._stack:
             if self._head_state != _DONE:
                 self._head_snippet(tag, name, False)
             if name == b"body" and not self._body_done:
                 self._end_body(tag)
                 return
-        stack = self._stack
-        if stack:
-            if name in (b"br", b"p") and not self._html_context(False, name):
-                while stack and not self._html_context(False, name):
-                    stack.pop()
-            else:
-                for k in range(len(stack) - 1, -1, -1):
-                    if stack[k][0] == name:
-                        del stack[k:]
-                        break
-            if not stack:
-                self._update_rx()
         self._sink.append(tag)
+
+    # -- the open elements of foreign content ----------------------------------------------
+    #
+    # The stack holds what is open from the outermost <svg>/<math> on, HTML elements inside
+    # integration points included; what is open below it is not tracked. When a token's effect
+    # would depend on those (an end tag that no tracked element answers, a table part whose
+    # table is outside), every tracked element is closed with explicit end tags first: the
+    # parser then pops exactly them, and reads the token in HTML content as the scanner does.
+
+    def _foreign_end(self, name: bytes) -> None:
+        """An end tag with foreign content open: pop what the parser pops."""
+        stack = self._stack
+        if stack[-1][1] == _HTML:
+            known = self._html_end(name)
+        elif name in (b"br", b"p"):
+            while stack and not self._html_context(True, name):
+                stack.pop()
+            known = not stack or self._html_end(name)
+        else:
+            known = False
+            for k in range(len(stack) - 1, -1, -1):
+                if stack[k][0] == name:
+                    del stack[k:]
+                    known = True
+                    break
+                if k and stack[k - 1][1] == _HTML:
+                    known = self._html_end(name)
+                    break
+        if not known:
+            self._close_foreign()
+        elif not stack:
+            self._update_rx()
+
+    def _html_end(self, name: bytes) -> bool:
+        """An end tag read by the HTML rules ("in body") with foreign content open.
+
+        Pops what the parser pops; False when the tracked elements cannot tell.
+        """
+        stack = self._stack
+        if name == b"br":
+            return True  # read as <br>
+        if name in _TABLE_PARTS or name == b"table":
+            k = self._in_table(name)
+            if k is None:
+                return True  # ignored by the tracked table
+            if k < 0:
+                return False
+            del stack[k:]
+            return True
+        if name == b"p":
+            k = self._in_scope(name, b"button")
+        elif name == b"li":
+            k = self._in_scope(name, b"ol", b"ul")
+        elif name in _HEADINGS:
+            k = self._in_scope(*_HEADINGS)
+        elif name in _SCOPED_END or name in (b"form", b"body", b"html"):
+            k = self._in_scope(name)
+        elif name in _FORMATTING:
+            k = self._in_scope(name)
+            if k is not None and any(_special(n, ns) for n, ns in stack[k + 1 :]):
+                return False  # the adoption agency moves elements about
+        else:
+            for k in range(len(stack) - 1, -1, -1):
+                n, ns = stack[k]
+                if ns == _HTML and n == name:
+                    del stack[k:]
+                    return True
+                if _special(n, ns):
+                    return True  # ignored
+            return False
+        if k is None:
+            return True  # not in scope: ignored
+        if k < 0:
+            return False
+        if name == b"form":
+            del stack[k]  # the form alone leaves the stack
+        else:
+            del stack[k:]
+        return True
+
+    def _html_opens(self, name: bytes) -> None:
+        """Before an HTML start tag with foreign content open: close what the parser closes."""
+        stack = self._stack
+        if name in _TABLE_PARTS and self._in_table(b"table") == -1:
+            # In body the parser ignores them, in a table outside they close everything.
+            self._close_foreign()
+            return
+        if name in (b"li", b"dd", b"dt"):
+            names = (b"li",) if name == b"li" else (b"dd", b"dt")
+            for i in range(len(stack) - 1, -1, -1):
+                n, ns = stack[i]
+                if ns == _HTML and n in names:
+                    del stack[i:]
+                    break
+                if _special(n, ns) and not (ns == _HTML and n in (b"address", b"div", b"p")):
+                    break
+        if name in _CLOSES_P:
+            k = self._in_scope(b"p", b"button")
+            if k is not None:
+                if k < 0:
+                    self._close_foreign()
+                    return
+                del stack[k:]
+            if name in _HEADINGS and stack and stack[-1][0] in _HEADINGS and stack[-1][1] == _HTML:
+                stack.pop()
+        elif name == b"button":
+            k = self._in_scope(b"button")
+            if k is not None and k >= 0:
+                del stack[k:]
+        elif name in (b"option", b"optgroup") and stack and stack[-1] == (b"option", _HTML):
+            stack.pop()
+        if not stack:
+            self._update_rx()
+
+    def _in_scope(self, *names: bytes) -> int | None:
+        """Where the nearest open HTML element named ``names[0]`` (any of ``names`` for the
+        headings) is when it is in scope, ``names[1:]`` bounding the scope too (button, list
+        item scopes); None when it is not in scope, -1 when the tracked elements cannot tell."""
+        stack = self._stack
+        wanted = names if names[0] in _HEADINGS else names[:1]
+        limits = () if names[0] in _HEADINGS else names[1:]
+        for k in range(len(stack) - 1, -1, -1):
+            n, ns = stack[k]
+            if ns == _HTML and n in wanted:
+                return k
+            if _scope_limit(n, ns) or (ns == _HTML and n in limits):
+                return None
+        return -1
+
+    def _in_table(self, name: bytes) -> int | None:
+        """Where the open element ``name`` is when it is in table scope; None when a tracked
+        table (or template) bounds the scope first, -1 when no tracked one does."""
+        stack = self._stack
+        for k in range(len(stack) - 1, -1, -1):
+            n, ns = stack[k]
+            if ns == _HTML and n == name:
+                return k
+            if ns == _HTML and n in (b"table", b"template"):
+                return None
+        return -1
+
+    def _close_foreign(self) -> None:
+        """Close every tracked element with explicit end tags (innermost first)."""
+        stack = self._stack
+        self._sink.append(b"".join(b"</" + n + b">" for n, _ in reversed(stack)))
+        stack.clear()
+        self._update_rx()
 
     # -- the body snippet ----------------------------------------------------------------------
 
@@ -796,6 +965,19 @@ def _declares_charset(tag: bytes) -> bool:
     if equiv is None or equiv.value is None:
         return False
     return html.unescape(equiv.value.decode("latin-1")).strip().lower() == "content-type"
+
+
+def _scope_limit(name: bytes, ns: int) -> bool:
+    if ns == _HTML:
+        return name in _SCOPE_LIMITS
+    if ns == _SVG:
+        return name in _SVG_HTML_POINTS
+    return name in _MATH_TEXT_POINTS or name == b"annotation-xml"
+
+
+def _special(name: bytes, ns: int) -> bool:
+    """Whether an open element is of the "special" category (foreign: the integration points)."""
+    return name in _SPECIAL_HTML if ns == _HTML else _scope_limit(name, ns)
 
 
 def _font_breaks_out(tag: bytes) -> bool:

@@ -302,6 +302,20 @@ FOREIGN_END_TAGS = [
     f"<svg><foreignObject><div></foreignObject><style><!--</style><script src={GTAG}></script>",
     f"<svg><foreignObject><p><p></p></foreignObject><style><img src={GTAG}></style>",
     f"<math><annotation-xml encoding=text/html><![CDATA[><img src={GTAG}>]]>",
+    # A table part or table end whose table may be outside the foreign content.
+    f"<table><svg><foreignObject><td><style><!--</style><script src={GTAG}></script>-->",
+    f"<table><svg><foreignObject></table><style><!--</style><script src={GTAG}></script>-->",
+    f"<table><svg><foreignObject><table></table></foreignObject><style><!--</style>"
+    f"<script src={GTAG}></script>-->",
+    # A formatting element popped by another end tag is reopened by the parser.
+    f"<svg><foreignObject><p><b></p>x</foreignObject><style><!--</style><script src={GTAG}>",
+    f"<svg><foreignObject><div><b></div>x</foreignObject><style><!--</style><script src={GTAG}>",
+    f"<svg><foreignObject><b><i></b>x</foreignObject><style><!--</style><script src={GTAG}>",
+    f"<svg><foreignObject><b><div></b></foreignObject><style><!--</style><script src={GTAG}>",
+    f"<svg><foreignObject><li><b><li>x</foreignObject><style><!--</style><script src={GTAG}>",
+    # </body> and </form> leave the <svg> open in the parser; closed explicitly here.
+    f"<svg></body><style><img src={GTAG}></style>",
+    f"<form><svg></form><style><img src={GTAG}></style>",
 ]
 
 

@@ -35,6 +35,7 @@ _PLAIN, _ESCAPED, _DOUBLE = range(3)
 _PENDING, _AFTER_HEAD, _DONE = range(3)
 _UNDECIDED, _DOCUMENT, _FRAGMENT = range(3)
 _HTML, _SVG, _MATH, _MATH_HTML = range(4)
+_KNOWN, _UNKNOWN, _CLOSE_AFTER = range(3)
 
 _WS = rb"[\t\n\f\r ]"
 _ATTR_NAME = rb"[^\t\n\f\r />][^\t\n\f\r />=]*+"
@@ -658,8 +659,7 @@ class StreamInjector:
             self._mode = _PLAINTEXT
 
     def _end_tag(self, tag: bytes, name: bytes) -> None:
-        if self._stack:
-            self._foreign_end(name)
+        after = self._foreign_end(name) if self._stack else _KNOWN
         if self._doc == _DOCUMENT and not self._stack:
             if self._head_state != _DONE:
                 self._head_snippet(tag, name, False)
@@ -667,85 +667,97 @@ class StreamInjector:
                 self._end_body(tag)
                 return
         self._sink.append(tag)
+        if after == _CLOSE_AFTER:
+            self._close_foreign()
 
     # -- the open elements of foreign content ----------------------------------------------
     #
     # The stack holds what is open from the outermost <svg>/<math> on, HTML elements inside
-    # integration points included; what is open below it is not tracked. When a token's effect
-    # would depend on those (an end tag that no tracked element answers, a table part whose
-    # table is outside), every tracked element is closed with explicit end tags first: the
-    # parser then pops exactly them, and reads the token in HTML content as the scanner does.
+    # integration points included; what is open below it is not tracked, nor is the list of
+    # active formatting elements. When a token's effect would depend on them (an end tag that
+    # no tracked element answers, a table part or a table end whose table may be outside, a
+    # formatting element popped that the parser would reopen), every tracked element is
+    # closed with explicit end tags (before the token, or after it when it closes the table):
+    # the parser then pops exactly them, and reads what follows as HTML, as the scanner does.
 
-    def _foreign_end(self, name: bytes) -> None:
-        """An end tag with foreign content open: pop what the parser pops."""
+    def _foreign_end(self, name: bytes) -> int:
+        """An end tag with foreign content open: pop what the parser pops.
+
+        Returns ``_CLOSE_AFTER`` when every tracked element is to be closed after the tag.
+        """
         stack = self._stack
         if stack[-1][1] == _HTML:
-            known = self._html_end(name)
+            outcome = self._html_end(name)
         elif name in (b"br", b"p"):
             while stack and not self._html_context(True, name):
                 stack.pop()
-            known = not stack or self._html_end(name)
+            outcome = self._html_end(name) if stack else _KNOWN
         else:
-            known = False
+            outcome = _UNKNOWN
             for k in range(len(stack) - 1, -1, -1):
                 if stack[k][0] == name:
                     del stack[k:]
-                    known = True
+                    outcome = _KNOWN
                     break
                 if k and stack[k - 1][1] == _HTML:
-                    known = self._html_end(name)
+                    outcome = self._html_end(name)
                     break
-        if not known:
+        if outcome == _UNKNOWN:
             self._close_foreign()
         elif not stack:
             self._update_rx()
+        return outcome
 
-    def _html_end(self, name: bytes) -> bool:
+    def _html_end(self, name: bytes) -> int:
         """An end tag read by the HTML rules ("in body") with foreign content open.
 
-        Pops what the parser pops; False when the tracked elements cannot tell.
+        Pops what the parser pops, or returns ``_UNKNOWN`` when the tracked elements cannot
+        tell (nothing popped), ``_CLOSE_AFTER`` when it closes the outermost tracked table.
         """
-        stack = self._stack
         if name == b"br":
-            return True  # read as <br>
+            return _KNOWN  # read as <br>
         if name in _TABLE_PARTS or name == b"table":
             k = self._in_table(name)
             if k is None:
-                return True  # ignored by the tracked table
-            if k < 0:
-                return False
-            del stack[k:]
-            return True
+                return _KNOWN  # ignored by the tracked table
+            if k < 0 or not self._pop_to(k):
+                return _UNKNOWN
+            if name == b"table" and self._in_table(b"table") == -1:
+                # In a table outside, its <table> start tag has closed the foreign content.
+                return _CLOSE_AFTER
+            return _KNOWN
+        stack = self._stack
         if name == b"p":
             k = self._in_scope(name, b"button")
         elif name == b"li":
             k = self._in_scope(name, b"ol", b"ul")
         elif name in _HEADINGS:
             k = self._in_scope(*_HEADINGS)
-        elif name in _SCOPED_END or name in (b"form", b"body", b"html"):
+        elif name in _SCOPED_END or name in _FORMATTING or name in (b"form", b"body", b"html"):
             k = self._in_scope(name)
-        elif name in _FORMATTING:
-            k = self._in_scope(name)
-            if k is not None and any(_special(n, ns) for n, ns in stack[k + 1 :]):
-                return False  # the adoption agency moves elements about
+            if (
+                name in _FORMATTING
+                and k is not None
+                and k >= 0
+                and any(_special(n, ns) for n, ns in stack[k + 1 :])
+            ):
+                return _UNKNOWN  # the adoption agency moves elements about
         else:
             for k in range(len(stack) - 1, -1, -1):
                 n, ns = stack[k]
                 if ns == _HTML and n == name:
-                    del stack[k:]
-                    return True
+                    return _KNOWN if self._pop_to(k) else _UNKNOWN
                 if _special(n, ns):
-                    return True  # ignored
-            return False
+                    return _KNOWN  # ignored
+            return _UNKNOWN
         if k is None:
-            return True  # not in scope: ignored
+            return _KNOWN  # not in scope: ignored
         if k < 0:
-            return False
+            return _UNKNOWN
         if name == b"form":
             del stack[k]  # the form alone leaves the stack
-        else:
-            del stack[k:]
-        return True
+            return _KNOWN
+        return _KNOWN if self._pop_to(k) else _UNKNOWN
 
     def _html_opens(self, name: bytes) -> None:
         """Before an HTML start tag with foreign content open: close what the parser closes."""
@@ -759,27 +771,37 @@ class StreamInjector:
             for i in range(len(stack) - 1, -1, -1):
                 n, ns = stack[i]
                 if ns == _HTML and n in names:
-                    del stack[i:]
+                    if not self._pop_to(i):
+                        self._close_foreign()
+                        return
                     break
                 if _special(n, ns) and not (ns == _HTML and n in (b"address", b"div", b"p")):
                     break
+        k: int | None = None
         if name in _CLOSES_P:
             k = self._in_scope(b"p", b"button")
-            if k is not None:
-                if k < 0:
-                    self._close_foreign()
-                    return
-                del stack[k:]
-            if name in _HEADINGS and stack and stack[-1][0] in _HEADINGS and stack[-1][1] == _HTML:
-                stack.pop()
         elif name == b"button":
             k = self._in_scope(b"button")
-            if k is not None and k >= 0:
-                del stack[k:]
-        elif name in (b"option", b"optgroup") and stack and stack[-1] == (b"option", _HTML):
+        if k is not None and (k < 0 or not self._pop_to(k)):
+            self._close_foreign()
+            return
+        top, ns = stack[-1] if stack else (b"", _SVG)
+        if ns == _HTML and (
+            (name in _HEADINGS and top in _HEADINGS)
+            or (name in (b"option", b"optgroup") and top == b"option")
+        ):
             stack.pop()
         if not stack:
             self._update_rx()
+
+    def _pop_to(self, k: int) -> bool:
+        """Pop the tracked elements from ``k`` on, unless a formatting element above ``k``
+        would be popped (the parser reopens it later, which is not tracked)."""
+        stack = self._stack
+        if any(ns == _HTML and n in _FORMATTING for n, ns in stack[k + 1 :]):
+            return False
+        del stack[k:]
+        return True
 
     def _in_scope(self, *names: bytes) -> int | None:
         """Where the nearest open HTML element named ``names[0]`` (any of ``names`` for the

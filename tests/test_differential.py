@@ -313,6 +313,12 @@ FOREIGN_END_TAGS = [
     f"<svg><foreignObject><b><i></b>x</foreignObject><style><!--</style><script src={GTAG}>",
     f"<svg><foreignObject><b><div></b></foreignObject><style><!--</style><script src={GTAG}>",
     f"<svg><foreignObject><li><b><li>x</foreignObject><style><!--</style><script src={GTAG}>",
+    # A stray end tag meets a MathML or SVG integration point, special to the parser but not
+    # to html5lib (which goes on down): closed explicitly, both then read the same.
+    f"<span><math><mi><b></span></b></mi><style><!--</style><script src={GTAG}></script>-->",
+    f"<span><svg><desc><b></span></b></desc><style><!--</style><script src={GTAG}></script>",
+    f"<span><math><annotation-xml encoding=text/html><b></span></b></annotation-xml><style>"
+    f"<!--</style><script src={GTAG}></script>-->",
     # </body> and </form> leave the <svg> open in the parser; closed explicitly here.
     f"<svg></body><style><img src={GTAG}></style>",
     f"<form><svg></form><style><img src={GTAG}></style>",

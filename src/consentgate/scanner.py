@@ -748,7 +748,9 @@ class StreamInjector:
                 if ns == _HTML and n == name:
                     return _KNOWN if self._pop_to(k) else _UNKNOWN
                 if _special(n, ns):
-                    return _KNOWN  # ignored
+                    # Ignored; an older parser goes on past an integration point other than
+                    # foreignObject (not special to it): close everything, both then agree.
+                    return _KNOWN if ns == _HTML or n == b"foreignobject" else _UNKNOWN
             return _UNKNOWN
         if k is None:
             return _KNOWN  # not in scope: ignored

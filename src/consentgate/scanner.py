@@ -4,10 +4,13 @@
 does where it matters (comments with ``--!>``, ``<!-->`` and ``<!--->``; attribute values;
 RCDATA ``title``/``textarea``; RAWTEXT ``style``/``xmp``/``iframe``/``noembed``/``noframes``/
 ``noscript``; script data with its escaped states; ``plaintext``; ``<svg>``/``<math>`` foreign
-content with its break-out tags and integration points; CDATA in foreign content). It never
-buffers the body: only a construct in progress is held back, up to a bound, and a construct
-that does not complete within it is made inert (its ``<`` is sent as ``&lt;``, so the browser
-reads the rest as text just as the scanner goes on to).
+content with its break-out tags, integration points and the end tags that close it; CDATA in
+foreign content). Where the tree builder's answer depends on markup opened before the outermost
+``<svg>``/``<math>`` (which is not tracked), that content is closed with explicit end tags
+first, so the browser pops exactly what the scanner does. It never buffers the body: only a
+construct in progress is held back, up to a bound, and a construct that does not complete
+within it is made inert (its ``<`` is sent as ``&lt;``, so the browser reads the rest as text
+just as the scanner goes on to).
 
 Snippets go only into whole documents (a doctype, ``<html>``, ``<head>`` or ``<body>`` first,
 after white space and comments): ``head`` right after ``<head>`` and a ``<meta charset>`` (or

@@ -19,6 +19,7 @@ from collections.abc import Iterator
 
 import ada_url
 import html5lib
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -277,3 +278,61 @@ def test_every_cut_of_a_tricky_document_gives_the_same_output() -> None:
     whole = run(page, [], gate)
     for cut in range(len(page) + 1):
         assert run(page, [cut], gate) == whole, cut
+
+
+GTAG = '"https://www.googletagmanager.com/gtag/js?id=G-1"'
+#: Foreign content closed (or not) by an end tag: the scanner must read the rest as the
+#: parser does, an HTML ``<script>`` (held and judged) where ``</div>`` has closed the ``<svg>``.
+FOREIGN_END_TAGS = [
+    f'<div title="<!--"><svg></div><script><script src={GTAG}></script>',
+    f"<div><math></div><script><script src={GTAG}></script>",
+    f"<span><svg><g><path></span><script><script src={GTAG}></script>",
+    f"<span><math><mrow><mi></span><script><script src={GTAG}></script>",
+    f"<p><svg><g></p><script><script src={GTAG}></script>",
+    f"<svg><foreignObject><div><svg><g></div><script><script src={GTAG}></script>",
+    f"<svg><foreignObject><p><svg></p><script><script src={GTAG}></script>",
+    f"<math><mi><p><math><mrow></p><script><script src={GTAG}></script>",
+    f"<svg><g></br><script><script src={GTAG}></script>",
+    # An end tag that matches no open element: the <svg> stays open, <style> is foreign.
+    f"<svg></div><style><img src={GTAG}></style>",
+    f"<svg><g></nothing><style><img src={GTAG}></style>",
+    f"<svg></div><style><!--</style><script src={GTAG}></script>-->",
+    # Within an HTML integration point end tags are read by the HTML rules.
+    f"<svg><desc><b></desc><style><!--</style><script src={GTAG}></script>-->",
+    f"<svg><foreignObject><div></foreignObject><style><!--</style><script src={GTAG}></script>",
+    f"<svg><foreignObject><p><p></p></foreignObject><style><img src={GTAG}></style>",
+    f"<math><annotation-xml encoding=text/html><![CDATA[><img src={GTAG}>]]>",
+    # A table part or table end whose table may be outside the foreign content.
+    f"<table><svg><foreignObject><td><style><!--</style><script src={GTAG}></script>-->",
+    f"<table><svg><foreignObject></table><style><!--</style><script src={GTAG}></script>-->",
+    f"<table><svg><foreignObject><table></table></foreignObject><style><!--</style>"
+    f"<script src={GTAG}></script>-->",
+    # A formatting element popped by another end tag is reopened by the parser.
+    f"<svg><foreignObject><p><b></p>x</foreignObject><style><!--</style><script src={GTAG}>",
+    f"<svg><foreignObject><div><b></div>x</foreignObject><style><!--</style><script src={GTAG}>",
+    f"<svg><foreignObject><b><i></b>x</foreignObject><style><!--</style><script src={GTAG}>",
+    f"<svg><foreignObject><b><div></b></foreignObject><style><!--</style><script src={GTAG}>",
+    f"<svg><foreignObject><li><b><li>x</foreignObject><style><!--</style><script src={GTAG}>",
+    # A stray end tag meets a MathML or SVG integration point, special to the parser but not
+    # to html5lib (which goes on down): closed explicitly, both then read the same.
+    f"<span><math><mi><b></span></b></mi><style><!--</style><script src={GTAG}></script>-->",
+    f"<span><svg><desc><b></span></b></desc><style><!--</style><script src={GTAG}></script>",
+    f"<span><math><annotation-xml encoding=text/html><b></span></b></annotation-xml><style>"
+    f"<!--</style><script src={GTAG}></script>-->",
+    # </body> and </form> leave the <svg> open in the parser; closed explicitly here.
+    f"<svg></body><style><img src={GTAG}></style>",
+    f"<form><svg></form><style><img src={GTAG}></style>",
+]
+
+
+@pytest.mark.parametrize("form", FOREIGN_END_TAGS)
+def test_end_tags_in_foreign_content_are_read_as_the_parser_reads_them(form: str) -> None:
+    page = form.encode()
+    for grant in GRANTS:
+        gate = GATES[grant]
+        whole = run(page, [], gate)
+        markup = whole.decode()
+        assert fetches(markup, grant, scripting=True) == [], markup
+        assert fetches(markup, grant, scripting=False) == [], markup
+        for cut in range(len(page) + 1):
+            assert run(page, [cut], gate) == whole, cut

@@ -4,10 +4,13 @@
 does where it matters (comments with ``--!>``, ``<!-->`` and ``<!--->``; attribute values;
 RCDATA ``title``/``textarea``; RAWTEXT ``style``/``xmp``/``iframe``/``noembed``/``noframes``/
 ``noscript``; script data with its escaped states; ``plaintext``; ``<svg>``/``<math>`` foreign
-content with its break-out tags and integration points; CDATA in foreign content). It never
-buffers the body: only a construct in progress is held back, up to a bound, and a construct
-that does not complete within it is made inert (its ``<`` is sent as ``&lt;``, so the browser
-reads the rest as text just as the scanner goes on to).
+content with its break-out tags, integration points and the end tags that close it; CDATA in
+foreign content). Where the tree builder's answer depends on markup opened before the outermost
+``<svg>``/``<math>`` (which is not tracked), that content is closed with explicit end tags
+first, so the browser pops exactly what the scanner does. It never buffers the body: only a
+construct in progress is held back, up to a bound, and a construct that does not complete
+within it is made inert (its ``<`` is sent as ``&lt;``, so the browser reads the rest as text
+just as the scanner goes on to).
 
 Snippets go only into whole documents (a doctype, ``<html>``, ``<head>`` or ``<body>`` first,
 after white space and comments): ``head`` right after ``<head>`` and a ``<meta charset>`` (or
@@ -35,6 +38,7 @@ _PLAIN, _ESCAPED, _DOUBLE = range(3)
 _PENDING, _AFTER_HEAD, _DONE = range(3)
 _UNDECIDED, _DOCUMENT, _FRAGMENT = range(3)
 _HTML, _SVG, _MATH, _MATH_HTML = range(4)
+_KNOWN, _UNKNOWN, _CLOSE_AFTER = range(3)
 
 _WS = rb"[\t\n\f\r ]"
 _ATTR_NAME = rb"[^\t\n\f\r />][^\t\n\f\r />=]*+"
@@ -161,6 +165,34 @@ _VOID = frozenset(
 )
 _SVG_HTML_POINTS = frozenset({b"foreignobject", b"desc", b"title"})
 _MATH_TEXT_POINTS = frozenset({b"mi", b"mo", b"mn", b"ms", b"mtext"})
+#: HTML elements that bound "an element in scope" (the foreign integration points do too).
+_SCOPE_LIMITS = frozenset(b"applet caption html table td th marquee object template".split())
+#: HTML elements of the "special" category: an unmatched end tag is ignored when it meets one.
+_SPECIAL_HTML = frozenset(
+    b"address applet area article aside base basefont bgsound blockquote body br button caption "
+    b"center col colgroup dd details dir div dl dt embed fieldset figcaption figure footer form "
+    b"frame frameset h1 h2 h3 h4 h5 h6 head header hgroup hr html iframe img input keygen li link "
+    b"listing main marquee menu meta nav noembed noframes noscript object ol p param plaintext "
+    b"pre script search section select source style summary table tbody td template textarea "
+    b"tfoot th thead title tr track ul wbr xmp".split()
+)
+#: End tags that close the element of their name when it is in scope ("in body").
+_SCOPED_END = frozenset(
+    b"address applet article aside blockquote button center details dialog dir div dl dd dt "
+    b"fieldset figcaption figure footer header hgroup listing main marquee menu nav object ol "
+    b"pre search section summary template ul".split()
+)
+#: Start tags that close an open ``p`` first.
+_CLOSES_P = frozenset(
+    b"address article aside blockquote center dd details dialog dir div dl dt fieldset "
+    b"figcaption figure footer form h1 h2 h3 h4 h5 h6 header hgroup hr li listing main menu nav "
+    b"ol p plaintext pre search section summary ul xmp".split()
+)
+_HEADINGS = frozenset(b"h1 h2 h3 h4 h5 h6".split())
+_FORMATTING = frozenset(b"a b big code em font i nobr s small strike strong tt u".split())
+_TABLE_PARTS = frozenset(b"caption col colgroup tbody td tfoot th thead tr".split())
+#: Start tags that never open an element of their own in the body.
+_NOT_OPENED = frozenset({b"html", b"head", b"body", b"frameset"})
 _LEAD = re.compile(rb"(?:\xef\xbb\xbf)?(?:[\t\n\f\r ]++|<" + _COMMENT_REST + rb"|<\?[^>]*+>)*+")
 _DOC_START = re.compile(rb"<(?:!(?i:doctype)|(?i:html|head|body)" + _DELIM + rb")")
 _LEAD_MAX = 4096
@@ -533,10 +565,12 @@ class StreamInjector:
         if not stack:
             return True
         top, ns = stack[-1]
-        if ns in (_HTML, _MATH_HTML):
+        if ns == _HTML:
             return True
         if not start:
-            return False
+            return False  # end tags and CDATA at an integration point are foreign content's
+        if ns == _MATH_HTML:
+            return True
         if ns == _SVG:
             return top in _SVG_HTML_POINTS
         if top in _MATH_TEXT_POINTS:
@@ -577,6 +611,8 @@ class StreamInjector:
             else:
                 self._foreign_start(tag, name)
                 return
+        if stack:
+            self._html_opens(name)
         self._html_start(tag, name)
 
     def _foreign_start(self, tag: bytes, name: bytes) -> None:
@@ -605,7 +641,7 @@ class StreamInjector:
             if not _attributes(tag, 1 + len(name))[1]:
                 self._push(name, _SVG if name == b"svg" else _MATH)
             return
-        if self._stack and name not in _VOID:
+        if self._stack and name not in _VOID and name not in _NOT_OPENED:
             self._push(name, _HTML)
         if name == b"script":
             self._mode = _SCRIPT
@@ -626,25 +662,185 @@ class StreamInjector:
             self._mode = _PLAINTEXT
 
     def _end_tag(self, tag: bytes, name: bytes) -> None:
+        after = self._foreign_end(name) if self._stack else _KNOWN
         if self._doc == _DOCUMENT and not self._stack:
             if self._head_state != _DONE:
                 self._head_snippet(tag, name, False)
             if name == b"body" and not self._body_done:
                 self._end_body(tag)
                 return
-        stack = self._stack
-        if stack:
-            if name in (b"br", b"p") and not self._html_context(False, name):
-                while stack and not self._html_context(False, name):
-                    stack.pop()
-            else:
-                for k in range(len(stack) - 1, -1, -1):
-                    if stack[k][0] == name:
-                        del stack[k:]
-                        break
-            if not stack:
-                self._update_rx()
         self._sink.append(tag)
+        if after == _CLOSE_AFTER:
+            self._close_foreign()
+
+    # -- the open elements of foreign content ----------------------------------------------
+    #
+    # The stack holds what is open from the outermost <svg>/<math> on, HTML elements inside
+    # integration points included; what is open below it is not tracked, nor is the list of
+    # active formatting elements. When a token's effect would depend on them (an end tag that
+    # no tracked element answers, a table part or a table end whose table may be outside, a
+    # formatting element popped that the parser would reopen), every tracked element is
+    # closed with explicit end tags (before the token, or after it when it closes the table):
+    # the parser then pops exactly them, and reads what follows as HTML, as the scanner does.
+
+    def _foreign_end(self, name: bytes) -> int:
+        """An end tag with foreign content open: pop what the parser pops.
+
+        Returns ``_CLOSE_AFTER`` when every tracked element is to be closed after the tag.
+        """
+        stack = self._stack
+        if stack[-1][1] == _HTML:
+            outcome = self._html_end(name)
+        elif name in (b"br", b"p"):
+            while stack and not self._html_context(True, name):
+                stack.pop()
+            outcome = self._html_end(name) if stack else _KNOWN
+        else:
+            outcome = _UNKNOWN
+            for k in range(len(stack) - 1, -1, -1):
+                if stack[k][0] == name:
+                    del stack[k:]
+                    outcome = _KNOWN
+                    break
+                if k and stack[k - 1][1] == _HTML:
+                    outcome = self._html_end(name)
+                    break
+        if outcome == _UNKNOWN:
+            self._close_foreign()
+        elif not stack:
+            self._update_rx()
+        return outcome
+
+    def _html_end(self, name: bytes) -> int:
+        """An end tag read by the HTML rules ("in body") with foreign content open.
+
+        Pops what the parser pops, or returns ``_UNKNOWN`` when the tracked elements cannot
+        tell (nothing popped), ``_CLOSE_AFTER`` when it closes the outermost tracked table.
+        """
+        if name == b"br":
+            return _KNOWN  # read as <br>
+        if name in _TABLE_PARTS or name == b"table":
+            k = self._in_table(name)
+            if k is None:
+                return _KNOWN  # ignored by the tracked table
+            if k < 0 or not self._pop_to(k):
+                return _UNKNOWN
+            if name == b"table" and self._in_table(b"table") == -1:
+                # In a table outside, its <table> start tag has closed the foreign content.
+                return _CLOSE_AFTER
+            return _KNOWN
+        stack = self._stack
+        if name == b"p":
+            k = self._in_scope(name, b"button")
+        elif name == b"li":
+            k = self._in_scope(name, b"ol", b"ul")
+        elif name in _HEADINGS:
+            k = self._in_scope(*_HEADINGS)
+        elif name in _SCOPED_END or name in _FORMATTING or name in (b"form", b"body", b"html"):
+            k = self._in_scope(name)
+            if (
+                name in _FORMATTING
+                and k is not None
+                and k >= 0
+                and any(_special(n, ns) for n, ns in stack[k + 1 :])
+            ):
+                return _UNKNOWN  # the adoption agency moves elements about
+        else:
+            for k in range(len(stack) - 1, -1, -1):
+                n, ns = stack[k]
+                if ns == _HTML and n == name:
+                    return _KNOWN if self._pop_to(k) else _UNKNOWN
+                if _special(n, ns):
+                    # Ignored; an older parser goes on past an integration point other than
+                    # foreignObject (not special to it): close everything, both then agree.
+                    return _KNOWN if ns == _HTML or n == b"foreignobject" else _UNKNOWN
+            return _UNKNOWN
+        if k is None:
+            return _KNOWN  # not in scope: ignored
+        if k < 0:
+            return _UNKNOWN
+        if name == b"form":
+            del stack[k]  # the form alone leaves the stack
+            return _KNOWN
+        return _KNOWN if self._pop_to(k) else _UNKNOWN
+
+    def _html_opens(self, name: bytes) -> None:
+        """Before an HTML start tag with foreign content open: close what the parser closes."""
+        stack = self._stack
+        if name in _TABLE_PARTS and self._in_table(b"table") == -1:
+            # In body the parser ignores them, in a table outside they close everything.
+            self._close_foreign()
+            return
+        if name in (b"li", b"dd", b"dt"):
+            names = (b"li",) if name == b"li" else (b"dd", b"dt")
+            for i in range(len(stack) - 1, -1, -1):
+                n, ns = stack[i]
+                if ns == _HTML and n in names:
+                    if not self._pop_to(i):
+                        self._close_foreign()
+                        return
+                    break
+                if _special(n, ns) and not (ns == _HTML and n in (b"address", b"div", b"p")):
+                    break
+        k: int | None = None
+        if name in _CLOSES_P:
+            k = self._in_scope(b"p", b"button")
+        elif name == b"button":
+            k = self._in_scope(b"button")
+        if k is not None and (k < 0 or not self._pop_to(k)):
+            self._close_foreign()
+            return
+        top, ns = stack[-1] if stack else (b"", _SVG)
+        if ns == _HTML and (
+            (name in _HEADINGS and top in _HEADINGS)
+            or (name in (b"option", b"optgroup") and top == b"option")
+        ):
+            stack.pop()
+        if not stack:
+            self._update_rx()
+
+    def _pop_to(self, k: int) -> bool:
+        """Pop the tracked elements from ``k`` on, unless a formatting element above ``k``
+        would be popped (the parser reopens it later, which is not tracked)."""
+        stack = self._stack
+        if any(ns == _HTML and n in _FORMATTING for n, ns in stack[k + 1 :]):
+            return False
+        del stack[k:]
+        return True
+
+    def _in_scope(self, *names: bytes) -> int | None:
+        """Where the nearest open HTML element named ``names[0]`` (any of ``names`` for the
+        headings) is when it is in scope, ``names[1:]`` bounding the scope too (button, list
+        item scopes); None when it is not in scope, -1 when the tracked elements cannot tell."""
+        stack = self._stack
+        wanted = names if names[0] in _HEADINGS else names[:1]
+        limits = () if names[0] in _HEADINGS else names[1:]
+        for k in range(len(stack) - 1, -1, -1):
+            n, ns = stack[k]
+            if ns == _HTML and n in wanted:
+                return k
+            if _scope_limit(n, ns) or (ns == _HTML and n in limits):
+                return None
+        return -1
+
+    def _in_table(self, name: bytes) -> int | None:
+        """Where the open element ``name`` is when it is in table scope; None when a tracked
+        table (or template) bounds the scope first, -1 when no tracked one does."""
+        stack = self._stack
+        for k in range(len(stack) - 1, -1, -1):
+            n, ns = stack[k]
+            if ns == _HTML and n == name:
+                return k
+            if ns == _HTML and n in (b"table", b"template"):
+                return None
+        return -1
+
+    def _close_foreign(self) -> None:
+        """Close every tracked element with explicit end tags (innermost first)."""
+        stack = self._stack
+        self._sink.append(b"".join(b"</" + n + b">" for n, _ in reversed(stack)))
+        stack.clear()
+        self._update_rx()
 
     # -- the body snippet ----------------------------------------------------------------------
 
@@ -796,6 +992,19 @@ def _declares_charset(tag: bytes) -> bool:
     if equiv is None or equiv.value is None:
         return False
     return html.unescape(equiv.value.decode("latin-1")).strip().lower() == "content-type"
+
+
+def _scope_limit(name: bytes, ns: int) -> bool:
+    if ns == _HTML:
+        return name in _SCOPE_LIMITS
+    if ns == _SVG:
+        return name in _SVG_HTML_POINTS
+    return name in _MATH_TEXT_POINTS or name == b"annotation-xml"
+
+
+def _special(name: bytes, ns: int) -> bool:
+    """Whether an open element is of the "special" category (foreign: the integration points)."""
+    return name in _SPECIAL_HTML if ns == _HTML else _scope_limit(name, ns)
 
 
 def _font_breaks_out(tag: bytes) -> bool:

@@ -19,12 +19,15 @@ from collections.abc import Iterator
 
 import ada_url
 import html5lib
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from consentgate.catalogue import Catalogue
 from consentgate.failclosed import InertHosts
 from consentgate.scanner import StreamInjector
+
+pytestmark = pytest.mark.usefixtures("scan_path")  # the C skip and the regexes
 
 CATALOGUE = Catalogue.builtin()
 HTML_NS = "{http://www.w3.org/1999/xhtml}"

@@ -9,11 +9,16 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(VENV)/.demo: pyproject.toml | $(BIN)/python
+# The install builds the C scanner module (optional: without a compiler, the pure package).
+BUILD := pyproject.toml setup.py src/consentgate/_scanfast.c
+
+$(VENV)/.demo: $(BUILD) | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[demo]'
 	touch $@
 
-$(VENV)/.test: pyproject.toml | $(BIN)/python
+# The suite checks that the C module is built: a compiler and the Python headers first.
+$(VENV)/.test: $(BUILD) | $(BIN)/python
+	PYTHON=$(BIN)/python bash scripts/setup-system.sh compiler
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@ $(VENV)/.demo
 
@@ -32,4 +37,5 @@ bench: $(VENV)/.test
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage dist build
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage dist build src/*.egg-info
+	rm -f src/consentgate/*.so

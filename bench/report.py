@@ -14,6 +14,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from consentgate import scanner
+
 from . import inprocess, micro
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -477,6 +479,8 @@ def meta(mode: str, parameters: dict[str, Any]) -> dict[str, Any]:
         "implementation": platform.python_implementation(),
         "platform": platform.platform(),
         "packages": {name: _version(name) for name in PACKAGES},
+        # False: the scanner's C module is not built (or CONSENTGATE_PURE_PYTHON=1)
+        "scanner_accelerated": scanner.ACCELERATED,
         "git": _git(),
         "clock": "CPU time of the benchmark thread (in-process, micro); /proc utime+stime (e2e)",
     }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 from collections.abc import Iterator
 from typing import Any
@@ -11,7 +12,7 @@ import pytest
 from hypothesis import settings as hypothesis_settings
 from playwright.sync_api import Browser
 
-from consentgate import ConsentMiddleware, ConsentSettings
+from consentgate import ConsentMiddleware, ConsentSettings, scanner
 from consentgate.ledger import MemoryLedger
 
 from .live import chromium
@@ -100,6 +101,22 @@ def client(app: Any, ip: str = DE_IP, base_url: str = "http://testserver") -> ht
     return httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app, client=(ip, 1234)), base_url=base_url
     )
+
+
+@pytest.fixture(scope="module", params=["c", "python"])
+def scan_path(request: pytest.FixtureRequest) -> Iterator[str]:
+    """The scanner's skip over boring bytes: the C module, then the reference regexes.
+
+    Module scope (tests grouped per path) so that hypothesis tests may use it. The C path
+    fails, never falls back, when ``consentgate._scanfast`` was not built.
+    """
+    if request.param == "c":
+        skip = importlib.import_module("consentgate._scanfast").boring_end
+    else:
+        skip = scanner._regex_end
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(scanner, "_boring_end", skip)
+        yield request.param
 
 
 @pytest.fixture(scope="module")

@@ -40,7 +40,7 @@ def test_bench_smoke_exits_zero_and_reports_every_figure(tmp_path: Path) -> None
     data = run_smoke(tmp_path)
 
     assert set(report.TOP_LEVEL_KEYS) <= set(data)
-    for key in ("date", "cpu_model", "cores", "python", "packages"):
+    for key in ("date", "cpu_model", "cores", "python", "packages", "scanner_accelerated"):
         assert key in data["meta"]
     for kind in inprocess.KINDS:
         assert list(data["inprocess"][kind]) == inprocess.case_keys()

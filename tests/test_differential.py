@@ -27,6 +27,8 @@ from consentgate.catalogue import Catalogue
 from consentgate.failclosed import InertHosts
 from consentgate.scanner import StreamInjector
 
+pytestmark = pytest.mark.usefixtures("scan_path")  # the C skip and the regexes
+
 CATALOGUE = Catalogue.builtin()
 HTML_NS = "{http://www.w3.org/1999/xhtml}"
 SVG_NS = "{http://www.w3.org/2000/svg}"

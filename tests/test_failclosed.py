@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
+
 from consentgate.catalogue import Catalogue, Tracker
 from consentgate.failclosed import EmbedTexts, InertHosts, url_host_path
 
 from .conftest import DE_IP, US_IP, client, gate, html_app
+
+pytestmark = pytest.mark.usefixtures("scan_path")  # the C skip and the regexes
 
 GTM = b'<script src="https://www.googletagmanager.com/gtm.js?id=GTM-1"></script>'
 VIDEO = b'<iframe src="https://www.youtube.com/embed/v1" width="640" height="360"></iframe>'

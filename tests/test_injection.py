@@ -24,6 +24,8 @@ from consentgate.injection import (
     script_hash,
 )
 
+pytestmark = pytest.mark.usefixtures("scan_path")  # the C skip and the regexes
+
 HEAD = b"<!--H-->"
 BODY = b"<!--B-->"
 HOSTS = {"googletagmanager.com": "analytics", "googlesyndication.com": "ads"}

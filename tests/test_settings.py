@@ -591,6 +591,7 @@ def test_unknown_env_vars_reads_the_process_environment(monkeypatch: pytest.Monk
         "CONSENTGATE_ADS__PROVIDER",
         "CONSENTGATE_CONFIG",
         "CONSENTGATE_POLICY_REVISION",
+        "CONSENTGATE_PURE_PYTHON",
         "HOME",
     ],
 )

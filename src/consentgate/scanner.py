@@ -18,20 +18,23 @@ after white space and comments): ``head`` right after ``<head>`` and a ``<meta c
 the last ``</body``. Fragments, and every stream in ``rewrite_only`` mode, only get trackers
 held back (see :class:`consentgate.failclosed.InertHosts`).
 
-Most of a page is consumed by one regex in C: text, comments, end tags and start tags that
-neither switch the tokenizer's state nor carry a URL attribute that could leave the site.
-Python runs per tag of interest.
+Most of a page is consumed by one regex: text, comments, end tags and start tags that neither
+switch the tokenizer's state nor carry a URL attribute that could leave the site. Python runs
+per tag of interest. The optional C module ``consentgate._scanfast`` returns exactly where
+that regex's match ends, faster; the regexes are used when it is not built or when the
+environment sets ``CONSENTGATE_PURE_PYTHON=1`` (:data:`ACCELERATED` tells which).
 """
 
 from __future__ import annotations
 
 import html
+import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from .failclosed import InertHosts, _attributes, _first
 
-__all__ = ["StreamInjector"]
+__all__ = ["ACCELERATED", "StreamInjector"]
 
 _DATA, _RAW, _SCRIPT, _COMMENT, _PLAINTEXT = range(5)
 _PLAIN, _ESCAPED, _DOUBLE = range(3)
@@ -141,6 +144,30 @@ _RX_BODY = _scan_regex(
 )  # fmt: skip
 #: Boring tags skipped; no end tag of interest.
 _RX_PLAIN = _scan_regex([_end_tags(b""), _NO_ATTRIBUTES, _BORING_START, *_COMMON])
+#: The skip regexes by kind, as the C module numbers them (none: no tag is of interest).
+_RX = (_RX_ALL, _RX_BODY, _RX_PLAIN)
+_SKIP_ALL, _SKIP_BODY, _SKIP_PLAIN = range(3)
+
+
+def _regex_end(data: bytes, pos: int, kind: int) -> int:
+    """Where the bytes that ``_RX[kind]`` skips from ``pos`` end (the reference)."""
+    return _RX[kind].match(data, pos).end()  # type: ignore[union-attr]
+
+
+def _accelerator() -> Callable[[bytes, int, int], int] | None:
+    if os.environ.get("CONSENTGATE_PURE_PYTHON") == "1":
+        return None
+    try:
+        from ._scanfast import boring_end
+    except ImportError:
+        return None
+    return boring_end
+
+
+_fast_end = _accelerator()
+#: Whether the C skip is in use (False: the regexes, by choice or because it is not built).
+ACCELERATED = _fast_end is not None
+_boring_end = _fast_end or _regex_end
 
 _COMMENT_CLOSE = re.compile(rb"--!?>")
 _CDATA_CLOSE = re.compile(rb"\]\]>")
@@ -307,7 +334,7 @@ class StreamInjector:
         self._close_after = b""
         self._script_state = _PLAIN
         self._terminator: re.Pattern[bytes] = _COMMENT_CLOSE
-        self._rx: re.Pattern[bytes] | None = _RX_ALL
+        self._rx: int | None = _SKIP_ALL
         self._update_rx()
 
     # -- public ------------------------------------------------------------------------------
@@ -416,11 +443,11 @@ class StreamInjector:
     def _update_rx(self) -> None:
         doc = self._doc
         if doc == _UNDECIDED or self._stack or (doc == _DOCUMENT and self._head_state != _DONE):
-            self._rx = _RX_ALL
+            self._rx = _SKIP_ALL
         elif doc == _DOCUMENT and not self._body_done:
-            self._rx = _RX_BODY
+            self._rx = _SKIP_BODY
         elif self._gate is not None:
-            self._rx = _RX_PLAIN
+            self._rx = _SKIP_PLAIN
         else:
             self._rx = None
 
@@ -447,7 +474,7 @@ class StreamInjector:
             if rx is None:
                 self._sink.append(data[pos:])
                 return n
-            i = rx.match(data, pos).end()  # type: ignore[union-attr]
+            i = _boring_end(data, pos, rx)
             if i > pos:
                 self._sink.append(data[pos:i])
             if i >= n:

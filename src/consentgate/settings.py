@@ -756,7 +756,8 @@ ConsentSettings.setting_names = frozenset(ConsentSettings.model_fields)
 def unknown_env_vars(environ: Mapping[str, str] | None = None) -> list[str]:
     """``CONSENTGATE_*`` variables that match no setting (typos pydantic ignores)."""
     env = os.environ if environ is None else environ
-    known = ConsentSettings.setting_names | {"config", "test_pg_url"}
+    # CONSENTGATE_PURE_PYTHON=1: the scanner without its C module (consentgate.scanner).
+    known = ConsentSettings.setting_names | {"config", "test_pg_url", "pure_python"}
     unknown = []
     for name in env:
         if name.upper().startswith("CONSENTGATE_"):

@@ -1,0 +1,419 @@
+/* The boring-bytes skip of consentgate.scanner in C.
+ *
+ * boring_end(data, pos, kind) returns exactly what
+ * (_RX_ALL, _RX_BODY, _RX_PLAIN)[kind].match(data, pos).end() returns in scanner.py. Those
+ * regexes are a possessive loop: each round takes a run of bytes other than "<", or a "<" and
+ * the first alternative that matches after it; the loop stops at the first "<" that none
+ * matches. Every quantifier inside is possessive or has a single way to succeed, so each
+ * alternative below is a straight scan that either matches (its end) or does not (-1).
+ * Names are compared in ASCII case only, as the regexes' [aA] classes do.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <string.h>
+
+typedef unsigned char uchar;
+
+enum { KIND_ALL = 0, KIND_BODY = 1, KIND_PLAIN = 2 };
+
+/* Byte classes. */
+#define C_WS 0x01       /* [\t\n\f\r ] */
+#define C_WS_SLASH 0x02 /* [\t\n\f\r /] */
+#define C_TAG_STOP 0x04 /* [\t\n\f\r />]: ends a tag name (and the _DELIM lookahead) */
+#define C_NAME_STOP 0x08 /* [\t\n\f\r />=]: ends an attribute name */
+#define C_VALUE_STOP 0x10 /* [\t\n\f\r >]: ends an unquoted value */
+#define C_UNRESERVED 0x20 /* [A-Za-z0-9_.~-] */
+#define C_UNRESERVED_PCT 0x40 /* [A-Za-z0-9_.~%-] */
+#define C_ALPHA 0x80 /* [a-zA-Z] */
+
+#define IS_WS(c) ((c) == ' ' || (c) == '\t' || (c) == '\n' || (c) == '\f' || (c) == '\r')
+#define IS_ALPHA(c) (((c) >= 'a' && (c) <= 'z') || ((c) >= 'A' && (c) <= 'Z'))
+#define IS_UNRESERVED(c) \
+    (IS_ALPHA(c) || ((c) >= '0' && (c) <= '9') || (c) == '_' || (c) == '.' || (c) == '~' || \
+     (c) == '-')
+#define CLASS(c)                                                                    \
+    ((IS_WS(c) ? C_WS | C_WS_SLASH | C_TAG_STOP | C_NAME_STOP | C_VALUE_STOP : 0) | \
+     ((c) == '/' ? C_WS_SLASH | C_TAG_STOP | C_NAME_STOP : 0) |                     \
+     ((c) == '>' ? C_TAG_STOP | C_NAME_STOP | C_VALUE_STOP : 0) |                   \
+     ((c) == '=' ? C_NAME_STOP : 0) |                                               \
+     (IS_UNRESERVED(c) ? C_UNRESERVED | C_UNRESERVED_PCT : 0) |                     \
+     ((c) == '%' ? C_UNRESERVED_PCT : 0) | (IS_ALPHA(c) ? C_ALPHA : 0))
+#define ROW4(c) CLASS(c), CLASS((c) + 1), CLASS((c) + 2), CLASS((c) + 3)
+#define ROW16(c) ROW4(c), ROW4((c) + 4), ROW4((c) + 8), ROW4((c) + 12)
+#define ROW64(c) ROW16(c), ROW16((c) + 16), ROW16((c) + 32), ROW16((c) + 48)
+
+static const uchar CLS[256] = {ROW64(0), ROW64(64), ROW64(128), ROW64(192)};
+
+#define LOWER(c) ((c) >= 'A' && (c) <= 'Z' ? (c) + 32 : (c))
+
+typedef struct {
+    const uchar *s;
+    Py_ssize_t n;
+} Buf;
+
+typedef struct {
+    const char *name;
+    Py_ssize_t len;
+} Name;
+
+#define NAME(text) {text, sizeof(text) - 1}
+
+/* _SPECIAL: start tags that switch the tokenizer's state or enter foreign content. */
+static const Name SPECIAL[] = {
+    NAME("script"),   NAME("style"),    NAME("svg"),     NAME("title"),
+    NAME("textarea"), NAME("xmp"),      NAME("iframe"),  NAME("noembed"),
+    NAME("noframes"), NAME("noscript"), NAME("plaintext"), NAME("math"),
+    {NULL, 0}};
+/* _FETCH: URL attributes a browser may fetch (outside a and area). */
+static const Name FETCH[] = {
+    NAME("src"),  NAME("srcset"),     NAME("srcdoc"),      NAME("href"),
+    NAME("poster"), NAME("ping"),     NAME("data"),        NAME("background"),
+    NAME("imagesrcset"), NAME("xlink:href"), {NULL, 0}};
+/* What a and area must not carry. */
+static const Name PING[] = {NAME("ping"), {NULL, 0}};
+static const Name A_AREA[] = {NAME("a"), NAME("area"), {NULL, 0}};
+static const Name BODY[] = {NAME("body"), {NULL, 0}};
+
+/* Whether s[0:len] is one of names (which are lower case), in any ASCII case. */
+static int
+is_one_of(const uchar *s, Py_ssize_t len, const Name *names)
+{
+    for (; names->name != NULL; names++) {
+        if (names->len != len)
+            continue;
+        Py_ssize_t i = 0;
+        while (i < len && LOWER(s[i]) == (uchar)names->name[i])
+            i++;
+        if (i == len)
+            return 1;
+    }
+    return 0;
+}
+
+static inline Py_ssize_t
+skip_class(Buf b, Py_ssize_t i, uchar mask)
+{
+    while (i < b.n && (CLS[b.s[i]] & mask))
+        i++;
+    return i;
+}
+
+static inline Py_ssize_t
+until_class(Buf b, Py_ssize_t i, uchar mask)
+{
+    while (i < b.n && !(CLS[b.s[i]] & mask))
+        i++;
+    return i;
+}
+
+/* Index of the first byte c at or after i, or -1. */
+static inline Py_ssize_t
+find_byte(Buf b, Py_ssize_t i, uchar c)
+{
+    if (i >= b.n)
+        return -1;
+    const uchar *p = memchr(b.s + i, c, (size_t)(b.n - i));
+    return p == NULL ? -1 : p - b.s;
+}
+
+/* [^>]*+> from i. */
+static Py_ssize_t
+up_to_gt(Buf b, Py_ssize_t i)
+{
+    Py_ssize_t k = find_byte(b, i, '>');
+    return k < 0 ? -1 : k + 1;
+}
+
+/* _VALUE at v (after "=" and white space). */
+static Py_ssize_t
+value_end(Buf b, Py_ssize_t v)
+{
+    if (v >= b.n)
+        return -1;
+    uchar c = b.s[v];
+    if (c == '"' || c == '\'') {
+        Py_ssize_t k = find_byte(b, v + 1, c);
+        return k < 0 ? -1 : k + 1;
+    }
+    if (c == '>')
+        return v; /* (?=>): an empty value */
+    return until_class(b, v + 1, C_VALUE_STOP);
+}
+
+/* An attribute at r (after [\t\n\f\r /]*+): _ATTR_NAME, then _WS*+ and "=" _WS*+ _VALUE or
+ * no "=". With forbidden, its (?!forbidden[\t\n\f\r />=]) lookahead first. */
+static Py_ssize_t
+plain_attr_end(Buf b, Py_ssize_t r, const Name *forbidden)
+{
+    if (r >= b.n || (CLS[b.s[r]] & C_TAG_STOP))
+        return -1;
+    Py_ssize_t e = until_class(b, r + 1, C_NAME_STOP);
+    if (forbidden != NULL && e < b.n && is_one_of(b.s + r, e - r, forbidden))
+        return -1;
+    Py_ssize_t w = skip_class(b, e, C_WS);
+    if (w < b.n && b.s[w] == '=')
+        return value_end(b, skip_class(b, w + 1, C_WS));
+    return w;
+}
+
+/* The body of a quoted _RELATIVE_VALUE: s[start:close] with the closing quote at close. */
+static Py_ssize_t
+relative_quoted_end(Buf b, Py_ssize_t start, Py_ssize_t close)
+{
+    if (start == close)
+        return close + 1;
+    uchar c = b.s[start];
+    if (CLS[c] & C_UNRESERVED) {
+        Py_ssize_t u = skip_class(b, start, C_UNRESERVED);
+        uchar d = b.s[u]; /* u <= close: the quote is not unreserved */
+        return (u == close || d == '/' || d == '?' || d == '#') ? close + 1 : -1;
+    }
+    if (c == '/')
+        return (CLS[b.s[start + 1]] & C_UNRESERVED_PCT) ? close + 1 : -1;
+    return (c == '?' || c == '#') ? close + 1 : -1;
+}
+
+/* _RELATIVE_VALUE at v: a value with no scheme and no authority. */
+static Py_ssize_t
+relative_value_end(Buf b, Py_ssize_t v)
+{
+    if (v >= b.n)
+        return -1;
+    uchar c = b.s[v];
+    Py_ssize_t rest;
+    if (c == '"' || c == '\'') {
+        Py_ssize_t close = find_byte(b, v + 1, c);
+        return close < 0 ? -1 : relative_quoted_end(b, v + 1, close);
+    }
+    if (CLS[c] & C_UNRESERVED) {
+        Py_ssize_t u = skip_class(b, v, C_UNRESERVED);
+        if (u >= b.n)
+            return -1;
+        uchar d = b.s[u];
+        if (CLS[d] & C_VALUE_STOP)
+            return u;
+        if (d != '/' && d != '?' && d != '#')
+            return -1;
+        rest = u + 1;
+    }
+    else if (c == '/') {
+        if (v + 1 >= b.n || !(CLS[b.s[v + 1]] & C_UNRESERVED_PCT))
+            return -1;
+        rest = v + 2;
+    }
+    else if (c == '?' || c == '#') {
+        rest = v + 1;
+    }
+    else {
+        return -1;
+    }
+    /* Then [^\t\n\f\r >]*+ and the lookahead (?=[\t\n\f\r >]). */
+    Py_ssize_t e = until_class(b, rest, C_VALUE_STOP);
+    return e < b.n ? e : -1;
+}
+
+/* _RELATIVE_NAME _WS*+ = _WS*+ _RELATIVE_VALUE at r. */
+static Py_ssize_t
+relative_attr_end(Buf b, Py_ssize_t r)
+{
+    static const Name SRC = NAME("src"), HREF = NAME("href"), POSTER = NAME("poster"),
+                      BACKGROUND = NAME("background"), DATA = NAME("data");
+    const Name *name;
+    if (r >= b.n)
+        return -1;
+    switch (LOWER(b.s[r])) {
+    case 's': name = &SRC; break;
+    case 'h': name = &HREF; break;
+    case 'p': name = &POSTER; break;
+    case 'b': name = &BACKGROUND; break;
+    case 'd': name = &DATA; break;
+    default: return -1;
+    }
+    Py_ssize_t len = name->len;
+    if (b.n - r < len)
+        return -1;
+    for (Py_ssize_t i = 1; i < len; i++) {
+        if (LOWER(b.s[r + i]) != (uchar)name->name[i])
+            return -1;
+    }
+    Py_ssize_t w = skip_class(b, r + len, C_WS);
+    if (w >= b.n || b.s[w] != '=')
+        return -1;
+    return relative_value_end(b, skip_class(b, w + 1, C_WS));
+}
+
+/* (?:attribute)*+ then _TAG_END from x. forbidden NULL: any attribute (_ATTR); else
+ * _boring_attr(forbidden), which also takes a relative URL attribute. */
+static Py_ssize_t
+attributes_then_end(Buf b, Py_ssize_t x, const Name *forbidden)
+{
+    for (;;) {
+        Py_ssize_t r = skip_class(b, x, C_WS_SLASH);
+        Py_ssize_t e = plain_attr_end(b, r, forbidden);
+        if (e < 0 && forbidden != NULL)
+            e = relative_attr_end(b, r);
+        if (e < 0) {
+            /* _TAG_END: [\t\n\f\r /]*+> from x, which skips to r again. */
+            return (r < b.n && b.s[r] == '>') ? r + 1 : -1;
+        }
+        x = e;
+    }
+}
+
+/* _NO_ATTRIBUTES | _BORING_START at q, the letter after "<". */
+static Py_ssize_t
+start_tag_end(Buf b, Py_ssize_t q)
+{
+    Py_ssize_t k = until_class(b, q + 1, C_TAG_STOP);
+    if (k >= b.n)
+        return -1; /* no ">" can follow */
+    if (is_one_of(b.s + q, k - q, SPECIAL))
+        return -1;
+    if (b.s[k] == '>')
+        return k + 1;
+    return attributes_then_end(b, k, is_one_of(b.s + q, k - q, A_AREA) ? PING : FETCH);
+}
+
+/* _end_tags(...) at q, the letter after "</". */
+static Py_ssize_t
+end_tag_end(Buf b, Py_ssize_t q, int kind)
+{
+    Py_ssize_t k = until_class(b, q + 1, C_TAG_STOP);
+    if (kind == KIND_BODY && k < b.n && is_one_of(b.s + q, k - q, BODY))
+        return -1;
+    if (k < b.n && b.s[k] == '>')
+        return k + 1;
+    return attributes_then_end(b, k, NULL);
+}
+
+/* _COMMENT_REST at q, the "!" of "<!--". */
+static Py_ssize_t
+comment_end(Buf b, Py_ssize_t q)
+{
+    Py_ssize_t r = q + 3;
+    if (r < b.n && b.s[r] == '>')
+        return r + 1;
+    if (r + 1 < b.n && b.s[r] == '-' && b.s[r + 1] == '>')
+        return r + 2;
+    /* The first "--" followed by ">" or "!>". */
+    for (Py_ssize_t k = find_byte(b, r, '-'); k >= 0; k = find_byte(b, k + 1, '-')) {
+        if (k + 2 < b.n && b.s[k + 1] == '-') {
+            if (b.s[k + 2] == '>')
+                return k + 3;
+            if (b.s[k + 2] == '!' && k + 3 < b.n && b.s[k + 3] == '>')
+                return k + 4;
+        }
+    }
+    return -1;
+}
+
+/* Where the construct at b.s[p] == "<" ends when the regex of kind skips it, else -1. */
+static Py_ssize_t
+construct_end(Buf b, Py_ssize_t p, int kind)
+{
+    Py_ssize_t q = p + 1;
+    if (q >= b.n)
+        return -1;
+    uchar c = b.s[q];
+    if (CLS[c] & C_ALPHA)
+        return kind == KIND_ALL ? -1 : start_tag_end(b, q);
+    switch (c) {
+    case '/':
+        if (q + 1 < b.n && (CLS[b.s[q + 1]] & C_ALPHA))
+            return kind == KIND_ALL ? -1 : end_tag_end(b, q + 1, kind);
+        return up_to_gt(b, q + 1);
+    case '!':
+        if (q + 2 < b.n && b.s[q + 1] == '-' && b.s[q + 2] == '-')
+            return comment_end(b, q);
+        if (b.n - (q + 1) >= 7 && memcmp(b.s + q + 1, "[CDATA[", 7) == 0)
+            return -1;
+        return up_to_gt(b, q + 1);
+    case '?':
+        return up_to_gt(b, q + 1);
+    default:
+        return q; /* a "<" that is text */
+    }
+}
+
+static Py_ssize_t
+scan(Buf b, Py_ssize_t p, int kind)
+{
+    while (p < b.n) {
+        if (b.s[p] != '<') {
+            p = find_byte(b, p, '<');
+            if (p < 0)
+                return b.n;
+        }
+        Py_ssize_t e = construct_end(b, p, kind);
+        if (e < 0)
+            return p;
+        p = e;
+    }
+    return p;
+}
+
+PyDoc_STRVAR(boring_end_doc,
+             "boring_end(data, pos, kind, /)\n--\n\n"
+             "Where the boring bytes of data from pos end: exactly\n"
+             "(_RX_ALL, _RX_BODY, _RX_PLAIN)[kind].match(data, pos).end() of\n"
+             "consentgate.scanner. pos is clamped to [0, len(data)] as re does.");
+
+static PyObject *
+boring_end(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)module;
+    if (nargs != 3) {
+        PyErr_Format(PyExc_TypeError, "boring_end() takes exactly 3 arguments (%zd given)",
+                     nargs);
+        return NULL;
+    }
+    if (!PyBytes_Check(args[0])) {
+        PyErr_Format(PyExc_TypeError, "boring_end() data must be bytes, not %.200s",
+                     Py_TYPE(args[0])->tp_name);
+        return NULL;
+    }
+    Py_ssize_t pos = PyNumber_AsSsize_t(args[1], NULL); /* clipped, not OverflowError */
+    if (pos == -1 && PyErr_Occurred())
+        return NULL;
+    long kind = PyLong_AsLong(args[2]);
+    if (kind == -1 && PyErr_Occurred())
+        return NULL;
+    if (kind < KIND_ALL || kind > KIND_PLAIN) {
+        PyErr_Format(PyExc_ValueError, "boring_end() kind must be 0, 1 or 2, not %ld", kind);
+        return NULL;
+    }
+    Buf b = {(const uchar *)PyBytes_AS_STRING(args[0]), PyBytes_GET_SIZE(args[0])};
+    if (pos < 0)
+        pos = 0;
+    else if (pos > b.n)
+        pos = b.n;
+    return PyLong_FromSsize_t(scan(b, pos, (int)kind));
+}
+
+static PyMethodDef methods[] = {
+    {"boring_end", (PyCFunction)(void (*)(void))boring_end, METH_FASTCALL, boring_end_doc},
+    {NULL, NULL, 0, NULL}};
+
+static PyModuleDef_Slot slots[] = {
+#ifdef Py_mod_multiple_interpreters
+    {Py_mod_multiple_interpreters, Py_MOD_PER_INTERPRETER_GIL_SUPPORTED},
+#endif
+#ifdef Py_mod_gil
+    {Py_mod_gil, Py_MOD_GIL_NOT_USED},
+#endif
+    {0, NULL}};
+
+static struct PyModuleDef module_def = {
+    PyModuleDef_HEAD_INIT,
+    .m_name = "consentgate._scanfast",
+    .m_doc = "The HTML scanner's skip over boring bytes, in C (see consentgate.scanner).",
+    .m_size = 0,
+    .m_methods = methods,
+    .m_slots = slots,
+};
+
+PyMODINIT_FUNC
+PyInit__scanfast(void)
+{
+    return PyModuleDef_Init(&module_def);
+}

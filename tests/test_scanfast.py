@@ -1,0 +1,224 @@
+"""The C skip over boring bytes (consentgate._scanfast) ends exactly where the regexes do."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from consentgate import scanner
+from consentgate._scanfast import boring_end
+
+KINDS = range(3)
+
+#: Tag names the regexes single out: state-switching tags, a/area, body; and ordinary ones.
+TAG_NAMES = [
+    b"script", b"style", b"svg", b"title", b"textarea", b"xmp", b"iframe", b"noembed",
+    b"noframes", b"noscript", b"plaintext", b"math", b"a", b"area", b"body", b"p", b"img",
+    b"div", b"abbr", b"scripts", b"x-y",
+]  # fmt: skip
+#: Attribute names: every URL attribute of the regexes, and look-alikes.
+ATTRIBUTE_NAMES = [
+    b"src", b"srcset", b"srcdoc", b"href", b"poster", b"ping", b"data", b"background",
+    b"imagesrcset", b"xlink:href", b"class", b"srcx", b"data-src", b"=x", b"'",
+]  # fmt: skip
+PUNCTUATION = [
+    b"<", b">", b"/", b"=", b'"', b"'", b" ", b"\t", b"\n", b"\f", b"\r", b"\x0b", b"-", b"!",
+    b"?", b"#", b"%", b"~", b"_", b".", b":", b"\x00", b"\xff", b"\xc3\xa9", b"<!--", b"-->",
+    b"--!>", b"<!-->", b"<!--->", b"[CDATA[", b"<![CDATA[", b"<!doctype html>", b"<?x?>", b"</",
+    b"//", b"http://", b"1",
+]  # fmt: skip
+VALUES = [
+    b"", b"abc", b"a.png", b"/x", b"//host/x", b"/", b"/%41", b"?q=1", b"#top", b"x/y z",
+    b"https://t.example/p", b"a:b", b"a=b", b"a'b", b'a"b', b">", b"\x00", b"~._-",
+]  # fmt: skip
+
+
+def _any_case(name: bytes) -> st.SearchStrategy[bytes]:
+    flips = st.lists(st.booleans(), min_size=len(name), max_size=len(name))
+    return flips.map(
+        lambda fl: bytes(
+            c ^ 0x20 if f and chr(c).isalpha() else c for c, f in zip(name, fl, strict=True)
+        )
+    )
+
+
+tag_names = st.sampled_from(TAG_NAMES).flatmap(_any_case)
+attribute_names = st.sampled_from(ATTRIBUTE_NAMES).flatmap(_any_case)
+url_attribute_names = st.sampled_from(ATTRIBUTE_NAMES[:10]).flatmap(_any_case)
+space = st.sampled_from([b"", b" ", b"\t", b"\n", b"\f", b"\r", b"  ", b"/", b" / "])
+value = st.tuples(st.sampled_from([b'"', b"'", b""]), st.sampled_from(VALUES), st.booleans()).map(
+    lambda t: t[0] + t[1] + (t[0] if t[2] else b"")
+)
+attribute = st.tuples(
+    space,
+    st.one_of(url_attribute_names, attribute_names),
+    st.sampled_from([b"", b"", b" "]),
+    st.one_of(value.map(b"=".__add__), st.just(b""), value.map(b" = ".__add__)),
+)
+# Mostly ordinary start tags that end: those the regexes may skip whole.
+tag = st.tuples(
+    st.sampled_from([b"<", b"<", b"<", b"</"]),
+    st.one_of(st.sampled_from([b"p", b"img", b"a", b"Area", b"div"]), tag_names),
+    st.lists(attribute.map(b"".join), max_size=4),
+    st.sampled_from([b"", b"", b" ", b"/", b"\n"]),
+    st.sampled_from([b">", b">", b"/>", b""]),
+).map(lambda t: t[0] + t[1] + b"".join(b" " + a for a in t[2]) + t[3] + t[4])
+comment = st.tuples(
+    st.sampled_from([b"<!--", b"<!-", b"<!"]),
+    st.lists(st.sampled_from([b"-", b"!", b">", b" x ", b"--", b"<"]), max_size=5),
+    st.sampled_from([b"-->", b"--!>", b"--", b"- ->", b"--!", b""]),
+).map(lambda t: t[0] + b"".join(t[1]) + t[2])
+piece = st.one_of(
+    tag,
+    tag,
+    tag,
+    comment,
+    tag_names,
+    attribute_names,
+    st.sampled_from(PUNCTUATION),
+    st.binary(max_size=3),
+)
+documents = st.lists(piece, min_size=1, max_size=40).map(b"".join)
+
+
+def _regex_ends(data: bytes, pos: int) -> list[int]:
+    return [scanner._RX[kind].match(data, pos).end() for kind in KINDS]  # type: ignore[union-attr]
+
+
+def _fast_ends(data: bytes, pos: int) -> list[int]:
+    return [boring_end(data, pos, kind) for kind in KINDS]
+
+
+@settings(max_examples=1000)
+@given(documents)
+def test_boring_end_is_the_regex_end_at_every_position(data: bytes) -> None:
+    for pos in range(len(data) + 1):
+        assert _fast_ends(data, pos) == _regex_ends(data, pos), (data, pos)
+
+
+@settings(max_examples=300)
+@given(st.binary(max_size=64))
+def test_boring_end_is_the_regex_end_on_any_bytes(data: bytes) -> None:
+    for pos in range(len(data) + 1):
+        assert _fast_ends(data, pos) == _regex_ends(data, pos), (data, pos)
+
+
+@pytest.mark.parametrize(
+    ("data", "ends"),
+    [
+        (b"", [0, 0, 0]),
+        (b"text only", [9, 9, 9]),
+        (b'<p class="x">t</p><img src="/a.png">', [0, 36, 36]),
+        (b'<img src="https://t.example/p.gif">', [0, 0, 0]),
+        (b"<img src=//t.example/p.gif>", [0, 0, 0]),
+        (b'<a href="https://t.example/">x</a>', [0, 34, 34]),
+        (b"<a ping=/p>x</a>", [0, 0, 0]),
+        (b"<p>x</body>y", [0, 4, 12]),
+        (b"<P>x</BODY >y", [0, 4, 13]),
+        (b"<!-- a --!> <!doctype html><?x?></ x>< 3", [40, 40, 40]),
+        (b"<!-- never closed", [0, 0, 0]),
+        (b"<![CDATA[x]]>", [0, 0, 0]),
+        (b"<SCRIPT>", [0, 0, 0]),
+        (b"<scripts>", [0, 9, 9]),
+        (b"<p", [0, 0, 0]),
+        (b"x<", [1, 1, 1]),
+        (b"<img src=abc>", [0, 13, 13]),
+        (b"<img src=abc:x>", [0, 0, 0]),
+        (b"<img src=/%41>", [0, 14, 14]),
+        (b"<img src=//h>", [0, 0, 0]),
+        (b'<img src="abc/x:y">', [0, 19, 19]),
+        (b'<img src="abc:x">', [0, 0, 0]),
+        (b"<img src='#f'>", [0, 14, 14]),
+        (b"<img src=?q>", [0, 12, 12]),
+        (b'<img src="">', [0, 12, 12]),
+        (b"<img src=>", [0, 0, 0]),
+        (b"<a href=>", [0, 9, 9]),
+        (b"<img src=abc", [0, 0, 0]),
+        (b"<img imagesrcset=x.png>", [0, 0, 0]),
+        (b"<iframe srcdoc=x>", [0, 0, 0]),
+        (b"<img srcdoc=x>", [0, 0, 0]),
+        (b"<x xlink:href=a>", [0, 0, 0]),
+        (b'<x XLINK:HREF="/a">', [0, 0, 0]),
+        (b"<area href=//h ping>", [0, 0, 0]),
+        (b"<p a==b>", [0, 8, 8]),
+        (b"<p =x>", [0, 6, 6]),
+        (b"<p data-src=//h>", [0, 16, 16]),
+        (b"</body", [0, 0, 0]),
+        (b"</body>", [0, 0, 7]),
+        (b"<svg/>", [0, 0, 0]),
+        (b"<title>", [0, 0, 0]),
+        (b"<p/>", [0, 4, 4]),
+    ],
+)
+def test_boring_end_stops_where_the_regex_stops(data: bytes, ends: list[int]) -> None:
+    assert _regex_ends(data, 0) == ends
+    assert _fast_ends(data, 0) == ends
+
+
+@pytest.mark.parametrize("pos", [-5, -1, 0, 3, 7, 8, 100, sys.maxsize, -sys.maxsize - 1])
+def test_a_position_outside_the_data_is_clamped_as_re_does(pos: int) -> None:
+    data = b"<p>x</p>"
+    clamped = min(max(pos, 0), len(data))
+    assert _fast_ends(data, pos) == _regex_ends(data, clamped)
+
+
+def test_a_position_beyond_the_end_returns_the_length() -> None:
+    assert _fast_ends(b"ab<", 10) == [3, 3, 3]
+
+
+@pytest.mark.parametrize("data", ["<p>", bytearray(b"<p>"), memoryview(b"<p>"), None])
+def test_data_other_than_bytes_is_a_type_error(data: object) -> None:
+    with pytest.raises(TypeError, match="must be bytes"):
+        boring_end(data, 0, 0)  # type: ignore[arg-type]
+
+
+def test_a_position_that_is_not_an_integer_is_a_type_error() -> None:
+    with pytest.raises(TypeError):
+        boring_end(b"<p>", 1.5, 0)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("kind", [-1, 3])
+def test_an_unknown_kind_is_a_value_error(kind: int) -> None:
+    with pytest.raises(ValueError, match="kind must be 0, 1 or 2"):
+        boring_end(b"<p>", 0, kind)
+
+
+def test_three_arguments_are_required() -> None:
+    with pytest.raises(TypeError, match="exactly 3 arguments"):
+        boring_end(b"<p>", 0)  # type: ignore[call-arg]
+
+
+def test_the_test_environment_uses_the_c_module() -> None:
+    assert scanner.ACCELERATED
+    assert scanner._boring_end is boring_end
+
+
+def _scanner_path(environ: dict[str, str]) -> str:
+    code = (
+        "from consentgate import scanner\n"
+        "print(scanner.ACCELERATED, scanner._boring_end is scanner._regex_end)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return done.stdout.strip()
+
+
+def test_consentgate_pure_python_selects_the_regexes() -> None:
+    environ = {**os.environ, "CONSENTGATE_PURE_PYTHON": "1"}
+    assert _scanner_path(environ) == "False True"
+
+
+def test_without_consentgate_pure_python_the_c_module_is_used() -> None:
+    environ = {k: v for k, v in os.environ.items() if k != "CONSENTGATE_PURE_PYTHON"}
+    assert _scanner_path(environ) == "True False"

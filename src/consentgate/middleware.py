@@ -174,6 +174,8 @@ class ConsentMiddleware:
             clock=clock,
         )
         self.exclude = tuple(settings.exclude_paths)
+        #: Every endpoint path starts with it (a cheap first test before ``handles``).
+        self._endpoint_prefix = settings.endpoint_path
         # Browsers send a handful of distinct Accept / Sec-Fetch-Dest values.
         self._page_requests: dict[tuple[bytes | None, bytes | None], tuple[bool, bool]] = {}
         self._started = False
@@ -201,12 +203,13 @@ class ConsentMiddleware:
             await self.app(scope, receive, send)
             return
         path: str = scope["path"]
-        if self.endpoints.handles(path):
+        if path.startswith(self._endpoint_prefix) and self.endpoints.handles(path):
             await self.endpoints(scope, receive, send, visit._replace(headers=headers))
             return
         # Whether the answer may be HTML (Accept) and shown as a page (Accept, and
         # Sec-Fetch-Dest when Accept takes anything: "*/*" from fetch() is never a page).
-        wants = (headers.get(b"accept"), headers.get(b"sec-fetch-dest"))
+        get = headers.get
+        wants = (get(b"accept"), get(b"sec-fetch-dest"))
         kinds = self._page_requests.get(wants)
         if kinds is None:
             kinds = (allows_html(wants[0]), shows_page(*wants))

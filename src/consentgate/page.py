@@ -103,9 +103,9 @@ class PageRenderer:
         self._snippets: LRUCache[tuple[int, str, str], Snippets] = LRUCache(
             CACHE_BUDGETS["snippets"], name="snippets"
         )
-        self._starts: LRUCache[tuple[object, ...], tuple[tuple[tuple[bytes, bytes], ...], Any]] = (
-            LRUCache(CACHE_BUDGETS["prepared starts"], name="prepared starts")
-        )
+        self._starts: LRUCache[
+            tuple[object, ...], tuple[tuple[tuple[bytes, bytes], ...], Any, InertHosts]
+        ] = LRUCache(CACHE_BUDGETS["prepared starts"], name="prepared starts")
         self._languages: LRUCache[bytes | None, str] = LRUCache(
             CACHE_BUDGETS["languages"], name="languages"
         )
@@ -193,8 +193,9 @@ class PageRenderer:
     # -- start headers -------------------------------------------------------------------------
     def prepared(
         self, raw: Any, visit: Visit, scope: Mapping[str, Any], language: bytes | None
-    ) -> tuple[Headers, tuple[bytes, bytes] | None]:
-        """:meth:`prepare` for the app's own headers, remembered.
+    ) -> tuple[Headers, tuple[bytes, bytes] | None, InertHosts]:
+        """:meth:`prepare` for the app's own headers, remembered, with the visitor's
+        :meth:`inert_hosts`.
 
         Pages answer with the same few header lists again and again; what they become for
         visitors whose consent renders alike is remembered (not with a CSP, whose nonce
@@ -205,15 +206,17 @@ class PageRenderer:
             found = self._starts.get(key)
         except TypeError:  # header pairs as lists: nothing to remember them by
             headers, snippets, _ = self.prepare(list(raw), visit, scope, language)
-            return headers, snippets
+            hosts = self.inert_hosts(visit.consent.granted, self.language(language))
+            return headers, snippets, hosts
         if found is None:
             headers, snippets, reusable = self.prepare(list(raw), visit, scope, language)
-            found = (tuple(headers), snippets)
+            hosts = self.inert_hosts(visit.consent.granted, self.language(language))
+            found = (tuple(headers), snippets, hosts)
             if reusable:
                 size = size_of(*(pair for pairs in (key[0], found[0]) for pair in pairs))
                 size += size_of(key[3], key[4], language)
                 self._starts.put(key, found, size)
-        return list(found[0]), found[1]
+        return list(found[0]), found[1], found[2]
 
     def prepare(
         self,

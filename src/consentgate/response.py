@@ -187,6 +187,14 @@ class Responder:
             if body and encoded:
                 _log_compressed_once()
             language = request_headers.get(b"accept-language")
+            if body and not encoded and page and not set_cookie and not visit.resign:
+                # A page like many before: its start, snippets and held-back hosts, remembered.
+                headers, snippets, hosts = self.page.prepared(raw, visit, scope, language)
+                message = dict(message)
+                message["headers"] = headers
+                if snippets is None:
+                    return message, None
+                return message, _Injection(snippets, hosts, self.memo, message, send)
             if body and not encoded:
                 lang = self.page.language(language)
                 hosts = self.page.inert_hosts(visit.consent.granted, lang)
@@ -197,10 +205,8 @@ class Responder:
                     headers, snippets = private_headers(headers, drop_length=True), _NO_SNIPPETS
                 else:
                     headers = private_headers(headers, drop_length=False)
-            elif set_cookie or visit.resign:
+            else:  # a page whose cookies change (filtered, or the consent cookie re-signed)
                 headers, snippets, _ = self.page.prepare(headers, visit, scope, language)
-            else:
-                headers, snippets = self.page.prepared(raw, visit, scope, language)
         message = dict(message)
         message["headers"] = headers
         if snippets is None or hosts is None:

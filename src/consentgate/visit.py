@@ -151,10 +151,11 @@ class VisitResolver:
             CACHE_BUDGETS["render ids"], name="render ids"
         )
         self._render_counter = itertools.count()
-        # Behind a trusted proxy these headers decide who the client is, so they key visits.
-        self._proxy_headers: tuple[bytes, ...] = ()
+        # The headers that key visits; behind a trusted proxy also those that decide who the
+        # client is.
+        self._key_headers: tuple[bytes, ...] = (b"host", b"cookie", b"sec-gpc")
         if proxy.enabled:
-            self._proxy_headers = (
+            self._key_headers += (
                 b"x-forwarded-for",
                 b"forwarded",
                 b"x-forwarded-proto",
@@ -169,17 +170,12 @@ class VisitResolver:
         The whole ``Cookie`` header is part of the key: a visitor sends the same one page after
         page, and looking it up whole costs less than finding the consent cookie in it first.
         """
-        get = headers.get
         client = scope.get("client")
         key: tuple[object, ...] = (
             client[0] if client else None,
             scope.get("scheme"),
-            get(b"host"),
-            get(b"cookie"),
-            get(b"sec-gpc"),
+            *map(headers.get, self._key_headers),
         )
-        if self._proxy_headers:
-            key += tuple(map(get, self._proxy_headers))
         visit = self._visits.get(key)
         if visit is None or self.clock() >= visit.deadline:
             visit = self.resolve(scope, headers)

@@ -117,24 +117,26 @@ class Responder:
         :class:`_Injection`, which holds the stream's state.
         """
         injection: _Injection | None = None
+        held: _Held | None = None
         start = self.start
         memo = self.memo
 
         def respond(message: Message) -> Awaitable[None]:
-            nonlocal injection
-            if injection is not None:
-                if (
-                    injection.injector is None
-                    and message["type"] == "http.response.body"
-                    and not message.get("more_body", False)
-                ):
+            nonlocal injection, held
+            if held is not None:  # the first message after a held start
+                start_message, snippets, hosts, rewrite_only = held
+                held = None
+                if message["type"] == "http.response.body" and not message.get("more_body", False):
                     # The whole body in one message (most pages): maybe a page seen before.
-                    held, injection = injection, None
-                    return held.whole(memo, message)
+                    return _send_whole(
+                        send, memo, start_message, snippets, hosts, rewrite_only, message
+                    )
+                injection = _Injection(snippets, hosts, memo, start_message, send, rewrite_only)
+            if injection is not None:
                 return injection.send(message)
             if message["type"] == "http.response.start":
-                message, injection = start(message, visit, scope, headers, page, rewrite, send)
-                if injection is not None:
+                message, held = start(message, visit, scope, headers, page, rewrite, send)
+                if held is not None:
                     return _nothing()  # held back until the first body chunk (Content-Length)
             return send(message)
 
@@ -149,8 +151,9 @@ class Responder:
         page: bool,
         rewrite: bool,
         send: Send,
-    ) -> tuple[Message, _Injection | None]:
-        """The app's start message as it goes out, and the injection that follows it, if any."""
+    ) -> tuple[Message, _Held | None]:
+        """The app's start message as it goes out, and what its body needs if it is rewritten
+        (the start is then held back until the body's first message)."""
         raw = message.get("headers", ())
         # One look at the app's headers decides whether anything needs doing at all.
         set_cookie = False
@@ -194,7 +197,7 @@ class Responder:
                 message["headers"] = headers
                 if snippets is None:
                     return message, None
-                return message, _Injection(snippets, hosts, self.memo, message, send)
+                return message, (message, snippets, hosts, False)
             if body and not encoded:
                 lang = self.page.language(language)
                 hosts = self.page.inert_hosts(visit.consent.granted, lang)
@@ -212,11 +215,31 @@ class Responder:
         if snippets is None or hosts is None:
             return message, None
         rewrite_only = snippets is _NO_SNIPPETS
-        return message, _Injection(snippets, hosts, self.memo, message, send, rewrite_only)
+        return message, (message, snippets, hosts, rewrite_only)
 
 
 async def _nothing() -> None:
     """An awaitable that does nothing."""
+
+
+#: A held start message, the snippets, the hosts held back and whether only to rewrite.
+_Held = tuple[Message, tuple[bytes, bytes], InertHosts, bool]
+
+
+async def _send_whole(
+    send: Send,
+    memo: InjectionMemo,
+    start: Message,
+    snippets: tuple[bytes, bytes],
+    hosts: InertHosts,
+    rewrite_only: bool,
+    message: Message,
+) -> None:
+    """Send a held start and a body that came in one message (its length is known)."""
+    body = memo.inject(bytes(message.get("body", b"")), *snippets, hosts, rewrite_only)
+    start["headers"].append((b"content-length", b"%d" % len(body)))
+    await send(start)
+    await send({"type": "http.response.body", "body": body, "more_body": False})
 
 
 class _Injection:
@@ -251,22 +274,6 @@ class _Injection:
         self.pending: Message | None = start
         self.downstream = downstream
         self.finished = False
-
-    async def whole(self, memo: InjectionMemo, message: Message) -> None:
-        """Send the held start and a body that came in one message (its length is known)."""
-        if self.finished:  # a body after the last one: passed on as it is
-            await self.send(message)
-            return
-        self.finished = True
-        body = memo.inject(
-            bytes(message.get("body", b"")), self.head, self.body, self.hosts, self.rewrite_only
-        )
-        start = self.pending
-        if start is not None:
-            self.pending = None
-            start["headers"].append((b"content-length", b"%d" % len(body)))
-            await self.downstream(start)
-        await self.downstream({"type": "http.response.body", "body": body, "more_body": False})
 
     async def send(self, message: Message) -> None:
         """Pass ``message`` on, with the snippets put into the body."""

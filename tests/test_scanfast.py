@@ -30,7 +30,8 @@ PUNCTUATION = [
     b"<", b">", b"/", b"=", b'"', b"'", b" ", b"\t", b"\n", b"\f", b"\r", b"\x0b", b"-", b"!",
     b"?", b"#", b"%", b"~", b"_", b".", b":", b"\x00", b"\xff", b"\xc3\xa9", b"<!--", b"-->",
     b"--!>", b"<!-->", b"<!--->", b"[CDATA[", b"<![CDATA[", b"<!doctype html>", b"<?x?>", b"</",
-    b"//", b"http://", b"1",
+    b"//", b"http://", b"1", b"</title>", b"</script>", b"</style >", b"</textarea>",
+    b"<script src=/a.js>", b"<title>",
 ]  # fmt: skip
 VALUES = [
     b"", b"abc", b"a.png", b"/x", b"//host/x", b"/", b"/%41", b"?q=1", b"#top", b"x/y z",
@@ -160,6 +161,49 @@ def test_boring_end_stops_where_the_regex_stops(data: bytes, ends: list[int]) ->
     assert _fast_ends(data, 0) == ends
 
 
+@pytest.mark.parametrize(
+    ("data", "skipped"),
+    [
+        (b"<title>x</title>", True),
+        (b"<TITLE lang=en>a<b</Title >", True),
+        (b"<title></body><script src=//t.example/a.js></title>", True),
+        (b"<title>a</titlex></title>", True),
+        (b"<title>x</title", False),
+        (b"<title>x</title x='>", False),
+        (b"<title>x", False),
+        (b'<title data-x="//t.example/">x</title>', True),
+        (b'<title src="//t.example/">x</title>', False),
+        (b"<style>p { color: red }</style>", True),
+        (b"<style media=print>a<!--b</style>", True),
+        (b"<textarea><p>x</textarea>", True),
+        (b"<xmp>x</xmp>", False),
+        (b"<noscript>x</noscript>", False),
+        (b"<iframe>x</iframe>", False),
+        (b'<script src="/a.js"></script>', True),
+        (b"<script src=a.js async>x</script >", True),
+        (b"<script type=module src=/m.js></SCRIPT>", True),
+        (b'<script defer src="/a.js" data-x=1></script>', True),
+        (b"<script></script>", False),
+        (b"<script async>x</script>", False),
+        (b"<script src></script>", False),
+        (b'<script src="https://t.example/a.js"></script>', False),
+        (b'<script src="/a.js" src="//t.example/a.js"></script>', False),
+        (b'<script href="/x" src="/a.js"></script>', True),
+        (b'<script src="/a.js"><!--</script>', False),
+        (b'<script src="/a.js"><!-</script>', True),
+        (b'<script src="/a.js">a</scripts></script>', True),
+        (b'<script src="/a.js"></script', False),
+    ],
+)
+def test_elements_the_scanner_sends_unchanged_are_skipped_whole(data: bytes, skipped: bool) -> None:
+    ends = [0, len(data), len(data)] if skipped else [0, 0, 0]
+    assert _regex_ends(data, 0) == ends
+    assert _fast_ends(data, 0) == ends
+    # And inside a document, as a whole or not at all.
+    page = b"<p>" + data + b"<p>"
+    assert _fast_ends(page, 0) == _regex_ends(page, 0)
+
+
 @pytest.mark.parametrize("pos", [-5, -1, 0, 3, 7, 8, 100, sys.maxsize, -sys.maxsize - 1])
 def test_a_position_outside_the_data_is_clamped_as_re_does(pos: int) -> None:
     data = b"<p>x</p>"
@@ -222,3 +266,61 @@ def test_consentgate_pure_python_selects_the_regexes() -> None:
 def test_without_consentgate_pure_python_the_c_module_is_used() -> None:
     environ = {k: v for k, v in os.environ.items() if k != "CONSENTGATE_PURE_PYTHON"}
     assert _scanner_path(environ) == "True False"
+
+
+# --- the fast paths change no output ----------------------------------------------------------
+#
+# Reference: every tag handled one by one (only text, comments and doctypes skipped, no
+# document prologue taken in one match). The skip of boring tags and whole elements and the
+# prologue match must give the same bytes, however the stream is cut.
+
+_GTM = b"https://www.googletagmanager.com/gtag/js?id=G-1"
+_PROLOGUE_PARTS = [
+    b'<html data="' + _GTM + b'">', b"<!doctype html>", b"\n", b"<!-- c -->",
+    b'<html lang="en">', b"<HTML data=//t.example/>",
+    b"<html background=/a.png>", b"<head>", b"<head profile=x>", b"<HEAD >", b" ",
+    b"<meta charset=utf-8>", b'<meta charset="utf-8" />', b"<meta charset>",
+    b'<meta name="viewport" content="x">', b"<meta http-equiv=content-type content=x>",
+    b"<title>T</title>", b"</head>", b"<body>", b"<p>", b"</p>", b"</body>", b"</html>",
+]  # fmt: skip
+_ELEMENTS = [
+    b"<title>a</body>b</title>", b"<style>p{}</style>", b"<textarea><p></textarea >",
+    b'<script src="/a.js"></script>', b"<script src=a.js><!--</script>-->x</script>",
+    b"<script>gtag('js')</script>", b'<script src="' + _GTM + b'"></script>',
+    b'<script>var s="' + _GTM + b'"</script>', b"<script type=module src=/m.js></script>",
+    b'<img src="' + _GTM + b'">', b'<a href="/x">x</a>', b"<svg><title>", b"</svg>",
+    b"<noscript><img src=//t.example/p></noscript>", b"<title>", b"</title>", b"<script>",
+    b"</script>", b"<!--", b"-->", b"<", b"x",
+]  # fmt: skip
+_fast_documents = st.tuples(
+    st.lists(st.sampled_from(_PROLOGUE_PARTS), max_size=8),
+    st.lists(st.sampled_from(_ELEMENTS + _PROLOGUE_PARTS), max_size=12),
+).map(lambda t: b"".join(t[0]) + b"".join(t[1]))
+
+
+def _output(page: bytes, cuts: list[int]) -> bytes:
+    from consentgate.failclosed import InertHosts
+
+    injector = scanner.StreamInjector(
+        b"<!--H-->", b"<!--B-->", inert_hosts=InertHosts({"googletagmanager.com": "analytics"})
+    )
+    out, last = [], 0
+    for cut in sorted({c % (len(page) + 1) for c in cuts}):
+        out.append(injector.feed(page[last:cut]))
+        last = cut
+    out.append(injector.feed(page[last:]))
+    out.append(injector.finish())
+    return b"".join(out)
+
+
+@settings(max_examples=600)
+@given(_fast_documents, st.lists(st.integers(0, 10_000), max_size=4))
+def test_the_fast_paths_give_the_bytes_of_the_tag_by_tag_path(page: bytes, cuts: list[int]) -> None:
+    fast = _output(page, cuts)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(
+            scanner, "_boring_end", lambda data, pos, kind: scanner._regex_end(data, pos, 0)
+        )
+        patch.setattr(scanner, "_PROLOGUE", scanner.re.compile(b"(?!)"))
+        slow = _output(page, cuts)
+    assert fast == slow

@@ -73,6 +73,9 @@ static const Name FETCH[] = {
 static const Name PING[] = {NAME("ping"), {NULL, 0}};
 static const Name A_AREA[] = {NAME("a"), NAME("area"), {NULL, 0}};
 static const Name BODY[] = {NAME("body"), {NULL, 0}};
+/* Elements skipped whole when their start tag is boring (_PLAIN_RAW, _EXTERNAL_SCRIPT). */
+static const Name PLAIN_RAW[] = {NAME("title"), NAME("style"), NAME("textarea"), {NULL, 0}};
+static const Name SCRIPT[] = {NAME("script"), {NULL, 0}};
 
 /* Whether s[0:len] is one of names (which are lower case), in any ASCII case. */
 static int
@@ -260,15 +263,70 @@ attributes_then_end(Buf b, Py_ssize_t x, const Name *forbidden)
     }
 }
 
-/* _NO_ATTRIBUTES | _BORING_START at q, the letter after "<". */
+/* The start tag of _EXTERNAL_SCRIPT from k (after the name): boring attributes, at least
+ * one of them a relative src, then _TAG_END. */
+static Py_ssize_t
+script_start_end(Buf b, Py_ssize_t k)
+{
+    int src = 0;
+    for (Py_ssize_t x = k;;) {
+        Py_ssize_t r = skip_class(b, x, C_WS_SLASH);
+        Py_ssize_t e = plain_attr_end(b, r, FETCH);
+        if (e < 0) {
+            e = relative_attr_end(b, r);
+            if (e >= 0 && LOWER(b.s[r]) == 's')
+                src = 1;
+        }
+        if (e < 0)
+            return (src && r < b.n && b.s[r] == '>') ? r + 1 : -1;
+        x = e;
+    }
+}
+
+/* _whole_element at q, the letter after "<", the name ending at k: one of _PLAIN_RAW, or
+ * _EXTERNAL_SCRIPT when script (whose text must not hold "<!--"). */
+static Py_ssize_t
+whole_element_end(Buf b, Py_ssize_t q, Py_ssize_t k, int script)
+{
+    Py_ssize_t len = k - q;
+    Py_ssize_t s;
+    if (script)
+        s = script_start_end(b, k);
+    else
+        s = b.s[k] == '>' ? k + 1 : attributes_then_end(b, k, FETCH);
+    if (s < 0)
+        return -1;
+    for (Py_ssize_t j = find_byte(b, s, '<'); j >= 0; j = find_byte(b, j + 1, '<')) {
+        if (script && b.n - j >= 4 && memcmp(b.s + j + 1, "!--", 3) == 0)
+            return -1;
+        Py_ssize_t x = j + 2 + len; /* where the delimiter of "</name" would be */
+        if (x >= b.n)
+            return -1;
+        if (b.s[j + 1] != '/' || !(CLS[b.s[x]] & C_TAG_STOP))
+            continue;
+        Py_ssize_t i = 0;
+        while (i < len && LOWER(b.s[j + 2 + i]) == LOWER(b.s[q + i]))
+            i++;
+        if (i == len)
+            return attributes_then_end(b, x, NULL);
+    }
+    return -1;
+}
+
+/* _NO_ATTRIBUTES | _BORING_START | _PLAIN_RAW | _EXTERNAL_SCRIPT at q, the letter after "<". */
 static Py_ssize_t
 start_tag_end(Buf b, Py_ssize_t q)
 {
     Py_ssize_t k = until_class(b, q + 1, C_TAG_STOP);
     if (k >= b.n)
         return -1; /* no ">" can follow */
-    if (is_one_of(b.s + q, k - q, SPECIAL))
+    if (is_one_of(b.s + q, k - q, SPECIAL)) {
+        if (is_one_of(b.s + q, k - q, PLAIN_RAW))
+            return whole_element_end(b, q, k, 0);
+        if (is_one_of(b.s + q, k - q, SCRIPT))
+            return whole_element_end(b, q, k, 1);
         return -1;
+    }
     if (b.s[k] == '>')
         return k + 1;
     return attributes_then_end(b, k, is_one_of(b.s + q, k - q, A_AREA) ? PING : FETCH);

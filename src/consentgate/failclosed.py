@@ -209,7 +209,7 @@ class InertHosts(Mapping[str, str]):
     _categories: dict[str, str]
     _texts: EmbedTexts
     _nocookie: bool
-    _finder: re.Pattern[bytes] | None
+    _finder: tuple[re.Pattern[bytes], re.Pattern[bytes]] | None
     _memo: dict[tuple[bytes, bool], TagRewrite]
 
     def __init__(
@@ -288,13 +288,16 @@ class InertHosts(Mapping[str, str]):
 
     def trackers_in_text(self, text: bytes) -> list[Tracker]:
         """Held-back trackers whose host (or host and path) a script's text names."""
-        finder = self._finder
-        if finder is None or not text:
+        finders = self._finder
+        if finders is None or not text:
             return []
         # The URL parser drops tabs and newlines anywhere; hosts may hide behind escapes.
         if b"\\" in text or not text.isascii():
             text = _fold_text(text)
         text = text.translate(None, b"\t\n\r")
+        hint, finder = finders
+        if hint.search(text) is None:
+            return []
         found: dict[str, Tracker] = {}
         for m in finder.finditer(text):
             host = m.group(0).lower().decode("ascii").lstrip(".-")
@@ -541,14 +544,14 @@ def _escape(text: str) -> bytes:
     return html.escape(text, quote=True).encode("ascii", "xmlcharrefreplace")
 
 
-def _finder(catalogue: Catalogue) -> re.Pattern[bytes] | None:
-    """A regex for the host names of ``catalogue`` in text, matched at their last label."""
+def _finder(catalogue: Catalogue) -> tuple[re.Pattern[bytes], re.Pattern[bytes]] | None:
+    """Regexes for the host names of ``catalogue`` in text, matched at their last label: a
+    quick one for a dot and a last label (every match of the second has one), and the host."""
     tlds = sorted(
         {p.partition("/")[0].rpartition(".")[2] for p, _ in catalogue if "." in p}, key=len
     )
     if not tlds:
         return None
     alternatives = b"|".join(re.escape(t.encode("ascii")) for t in reversed(tlds))
-    return re.compile(
-        rb"(?<![A-Za-z0-9-])(?:[A-Za-z0-9-]+\.)+(?i:" + alternatives + rb")(?![A-Za-z0-9-])"
-    )
+    last = rb"(?i:" + alternatives + rb")(?![A-Za-z0-9-])"
+    return re.compile(rb"\." + last), re.compile(rb"(?<![A-Za-z0-9-])(?:[A-Za-z0-9-]++\.)+" + last)

@@ -96,11 +96,14 @@ _RELATIVE_VALUE = (
 )
 
 
-def _boring_attr(forbidden: bytes) -> bytes:
+def _relative_attr(names: bytes) -> bytes:
+    return names + _WS + rb"*+=" + _WS + rb"*+" + _RELATIVE_VALUE
+
+
+def _boring_attr(forbidden: bytes, relative_names: bytes = _RELATIVE_NAME) -> bytes:
     plain = rb"(?!" + forbidden + rb"[\t\n\f\r />=])" + _ATTR_NAME
     plain += _WS + rb"*+(?:=" + _WS + rb"*+" + _VALUE + rb"|(?!=))"
-    relative = _RELATIVE_NAME + _WS + rb"*+=" + _WS + rb"*+" + _RELATIVE_VALUE
-    return rb"[\t\n\f\r /]*+(?:" + plain + rb"|" + relative + rb")"
+    return rb"[\t\n\f\r /]*+(?:" + plain + rb"|" + _relative_attr(relative_names) + rb")"
 
 
 #: Start tags that switch the tokenizer's state or enter foreign content.
@@ -137,13 +140,56 @@ def _end_tags(but: bytes) -> bytes:
     return rb"/" + but + rb"[a-zA-Z][^\t\n\f\r />]*+(?:>|(?:" + _ATTR + rb")*+" + _TAG_END + rb")"
 
 
-#: Boring tags skipped; ``</body`` of interest.
+def _whole_element(name: bytes, start_attrs: bytes, text: bytes) -> bytes:
+    """An element ``name`` with a boring start tag, ``text`` up to its end tag, the end tag.
+
+    ``text`` stops at the first ``</name`` + delimiter (the tokenizer's "appropriate end
+    tag"); the element is skipped only when that end tag completes.
+    """
+    end = rb"/" + _ci(name) + _DELIM
+    return (
+        _ci(name) + _DELIM + start_attrs + _TAG_END
+        + rb"(?:[^<]++|<(?!" + text + end + rb"))*+<" + end
+        + rb"(?:" + _ATTR + rb")*+" + _TAG_END
+    )  # fmt: skip
+
+
+#: Raw-text and RCDATA elements the scanner sends unchanged once no tag before ``</body`` is
+#: of interest: a boring start tag (no URL that could leave the site), text, the end tag.
+_PLAIN_RAW = [
+    _whole_element(name, rb"(?:" + _boring_attr(_FETCH) + rb")*+", b"")
+    for name in (b"title", b"style", b"textarea")
+]
+#: An external script with a relative ``src`` whose text never enters the escaped states (no
+#: ``<!--``): sent unchanged too. Its start tag takes boring attributes, one of them ``src``.
+_EXTERNAL_SCRIPT = _whole_element(
+    b"script",
+    rb"(?:" + _boring_attr(_FETCH, _trie(b"href", b"poster", b"background", b"data")) + rb")*+"
+    + rb"[\t\n\f\r /]*+" + _relative_attr(_ci(b"src"))
+    + rb"(?:" + _boring_attr(_FETCH) + rb")*+",
+    rb"!--|",
+)  # fmt: skip
+#: Boring tags and elements skipped; ``</body`` of interest.
 _RX_BODY = _scan_regex(
     [_end_tags(rb"(?!" + _names(b"body") + _DELIM + rb")"), _NO_ATTRIBUTES, _BORING_START,
-     *_COMMON]
+     *_PLAIN_RAW, _EXTERNAL_SCRIPT, *_COMMON]
 )  # fmt: skip
-#: Boring tags skipped; no end tag of interest.
-_RX_PLAIN = _scan_regex([_end_tags(b""), _NO_ATTRIBUTES, _BORING_START, *_COMMON])
+#: Boring tags and elements skipped; no end tag of interest.
+_RX_PLAIN = _scan_regex(
+    [_end_tags(b""), _NO_ATTRIBUTES, _BORING_START, *_PLAIN_RAW, _EXTERNAL_SCRIPT, *_COMMON]
+)
+_LEAD_SKIP = rb"(?:[^<]++|<(?:" + b"|".join(_COMMON) + rb"))*+"
+#: A document's start up to its ``<head>`` start tag, with a ``<meta charset>`` right after it
+#: (group ``meta``): what the scanner would pass through token by token before the head
+#: snippet, in one match (an ``<html>`` start tag only when boring, as the gate leaves it).
+_PROLOGUE = re.compile(
+    _LEAD_SKIP
+    + rb"(?:<" + _ci(b"html") + _DELIM + rb"(?:" + _boring_attr(_FETCH) + rb")*+" + _TAG_END
+    + _LEAD_SKIP + rb")?"
+    + rb"<" + _ci(b"head") + _DELIM + rb"(?:" + _ATTR + rb")*+" + _TAG_END
+    + rb"(?P<meta>" + _WS + rb"*+<" + _ci(b"meta") + rb"[\t\n\f\r /]++" + _ci(b"charset")
+    + _WS + rb"*+=" + _WS + rb"*+" + _VALUE + rb"[\t\n\f\r /]*+>)?"
+)  # fmt: skip
 #: The skip regexes by kind, as the C module numbers them (none: no tag is of interest).
 _RX = (_RX_ALL, _RX_BODY, _RX_PLAIN)
 _SKIP_ALL, _SKIP_BODY, _SKIP_PLAIN = range(3)
@@ -466,10 +512,21 @@ class StreamInjector:
     def _data(self, data: bytes, pos: int) -> int:
         n = len(data)
         while True:
-            if self._head_state == _AFTER_HEAD:
+            head_state = self._head_state
+            if head_state == _AFTER_HEAD:
                 pos = self._after_head(data, pos)
                 if pos < 0:
                     return n
+            elif head_state == _PENDING and self._doc == _DOCUMENT and not self._stack:
+                m = _PROLOGUE.match(data, pos)
+                if m is not None:
+                    pos = m.end()
+                    self._sink.append(data[m.pos : pos])
+                    if m.start("meta") < 0:
+                        self._head_state = _AFTER_HEAD
+                        continue
+                    self._sink.append(self._head)
+                    self._done_head()
             rx = self._rx
             if rx is None:
                 self._sink.append(data[pos:])

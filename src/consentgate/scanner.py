@@ -442,15 +442,19 @@ class StreamInjector:
 
     def _decide(self, chunk: bytes, *, final: bool) -> None:
         """Tell a whole document from a fragment by what comes first."""
-        if len(self._lead) < _LEAD_MAX:
-            self._lead += bytes(chunk[: _LEAD_MAX - len(self._lead)])
-        lead = self._lead
-        rest = lead[_LEAD.match(lead).end() :]  # type: ignore[union-attr]
-        if _DOC_START.match(rest):
+        # The first _LEAD_MAX bytes decide (read in place: most documents decide at once).
+        lead = self._lead + chunk if self._lead else chunk
+        start = _LEAD.match(lead, 0, _LEAD_MAX).end()  # type: ignore[union-attr]
+        if _DOC_START.match(lead, start, _LEAD_MAX):
             self._doc = _DOCUMENT
-        elif final or len(lead) >= _LEAD_MAX or not _may_start_document(rest):
+        elif (
+            final
+            or len(lead) >= _LEAD_MAX
+            or not _may_start_document(bytes(lead[start : start + 16]))
+        ):
             self._doc = _FRAGMENT
         else:
+            self._lead = bytes(lead)
             return
         self._lead = b""
         if self._doc == _FRAGMENT:

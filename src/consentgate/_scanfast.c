@@ -1,7 +1,8 @@
 /* The boring-bytes skip of consentgate.scanner in C.
  *
  * boring_end(data, pos, kind) returns exactly what
- * (_RX_ALL, _RX_BODY, _RX_PLAIN)[kind].match(data, pos).end() returns in scanner.py. Those
+ * (_RX_ALL, _RX_BODY, _RX_PLAIN, _RX_SELECT)[kind].match(data, pos).end() returns in
+ * scanner.py. Those
  * regexes are a possessive loop: each round takes a run of bytes other than "<", or a "<" and
  * the first alternative that matches after it; the loop stops at the first "<" that none
  * matches. Every quantifier inside is possessive or has a single way to succeed, so each
@@ -14,7 +15,7 @@
 
 typedef unsigned char uchar;
 
-enum { KIND_ALL = 0, KIND_BODY = 1, KIND_PLAIN = 2 };
+enum { KIND_ALL = 0, KIND_BODY = 1, KIND_PLAIN = 2, KIND_SELECT = 3 };
 
 /* Byte classes. */
 #define C_WS 0x01       /* [\t\n\f\r ] */
@@ -58,12 +59,19 @@ typedef struct {
 
 #define NAME(text) {text, sizeof(text) - 1}
 
-/* _SPECIAL: start tags that switch the tokenizer's state or enter foreign content. */
+/* _SPECIAL: start tags that switch the tokenizer's state, enter foreign content or open a
+ * select. */
 static const Name SPECIAL[] = {
     NAME("script"),   NAME("style"),    NAME("svg"),     NAME("title"),
     NAME("textarea"), NAME("xmp"),      NAME("iframe"),  NAME("noembed"),
     NAME("noframes"), NAME("noscript"), NAME("plaintext"), NAME("math"),
-    {NULL, 0}};
+    NAME("select"),   {NULL, 0}};
+/* _SPECIAL_IN_SELECT: the same, and what closes or nests a select. */
+static const Name SPECIAL_IN_SELECT[] = {
+    NAME("script"),   NAME("style"),    NAME("svg"),     NAME("title"),
+    NAME("textarea"), NAME("xmp"),      NAME("iframe"),  NAME("noembed"),
+    NAME("noframes"), NAME("noscript"), NAME("plaintext"), NAME("math"),
+    NAME("select"),   NAME("input"),    NAME("template"), {NULL, 0}};
 /* _FETCH: URL attributes a browser may fetch (outside a and area). */
 static const Name FETCH[] = {
     NAME("src"),  NAME("srcset"),     NAME("srcdoc"),      NAME("href"),
@@ -73,6 +81,12 @@ static const Name FETCH[] = {
 static const Name PING[] = {NAME("ping"), {NULL, 0}};
 static const Name A_AREA[] = {NAME("a"), NAME("area"), {NULL, 0}};
 static const Name BODY[] = {NAME("body"), {NULL, 0}};
+/* End tags of interest with a select open: body, select, template and what it renames. */
+static const Name END_IN_SELECT[] = {
+    NAME("body"),     NAME("select"),   NAME("template"), NAME("style"),
+    NAME("title"),    NAME("xmp"),      NAME("iframe"),   NAME("noembed"),
+    NAME("noframes"), NAME("noscript"), NAME("plaintext"), NAME("svg"),
+    NAME("math"),     {NULL, 0}};
 
 /* Whether s[0:len] is one of names (which are lower case), in any ASCII case. */
 static int
@@ -260,14 +274,15 @@ attributes_then_end(Buf b, Py_ssize_t x, const Name *forbidden)
     }
 }
 
-/* _NO_ATTRIBUTES | _BORING_START at q, the letter after "<". */
+/* _NO_ATTRIBUTES | _BORING_START at q, the letter after "<" (with a select open, the same
+ * with _SPECIAL_IN_SELECT). */
 static Py_ssize_t
-start_tag_end(Buf b, Py_ssize_t q)
+start_tag_end(Buf b, Py_ssize_t q, int kind)
 {
     Py_ssize_t k = until_class(b, q + 1, C_TAG_STOP);
     if (k >= b.n)
         return -1; /* no ">" can follow */
-    if (is_one_of(b.s + q, k - q, SPECIAL))
+    if (is_one_of(b.s + q, k - q, kind == KIND_SELECT ? SPECIAL_IN_SELECT : SPECIAL))
         return -1;
     if (b.s[k] == '>')
         return k + 1;
@@ -280,6 +295,8 @@ end_tag_end(Buf b, Py_ssize_t q, int kind)
 {
     Py_ssize_t k = until_class(b, q + 1, C_TAG_STOP);
     if (kind == KIND_BODY && k < b.n && is_one_of(b.s + q, k - q, BODY))
+        return -1;
+    if (kind == KIND_SELECT && k < b.n && is_one_of(b.s + q, k - q, END_IN_SELECT))
         return -1;
     if (k < b.n && b.s[k] == '>')
         return k + 1;
@@ -316,7 +333,7 @@ construct_end(Buf b, Py_ssize_t p, int kind)
         return -1;
     uchar c = b.s[q];
     if (CLS[c] & C_ALPHA)
-        return kind == KIND_ALL ? -1 : start_tag_end(b, q);
+        return kind == KIND_ALL ? -1 : start_tag_end(b, q, kind);
     switch (c) {
     case '/':
         if (q + 1 < b.n && (CLS[b.s[q + 1]] & C_ALPHA))
@@ -355,7 +372,7 @@ scan(Buf b, Py_ssize_t p, int kind)
 PyDoc_STRVAR(boring_end_doc,
              "boring_end(data, pos, kind, /)\n--\n\n"
              "Where the boring bytes of data from pos end: exactly\n"
-             "(_RX_ALL, _RX_BODY, _RX_PLAIN)[kind].match(data, pos).end() of\n"
+             "(_RX_ALL, _RX_BODY, _RX_PLAIN, _RX_SELECT)[kind].match(data, pos).end() of\n"
              "consentgate.scanner. pos is clamped to [0, len(data)] as re does.");
 
 static PyObject *
@@ -378,8 +395,9 @@ boring_end(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     long kind = PyLong_AsLong(args[2]);
     if (kind == -1 && PyErr_Occurred())
         return NULL;
-    if (kind < KIND_ALL || kind > KIND_PLAIN) {
-        PyErr_Format(PyExc_ValueError, "boring_end() kind must be 0, 1 or 2, not %ld", kind);
+    if (kind < KIND_ALL || kind > KIND_SELECT) {
+        PyErr_Format(PyExc_ValueError, "boring_end() kind must be 0, 1, 2 or 3, not %ld",
+                     kind);
         return NULL;
     }
     Buf b = {(const uchar *)PyBytes_AS_STRING(args[0]), PyBytes_GET_SIZE(args[0])};

@@ -11,6 +11,7 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <stdint.h>
 #include <string.h>
 
 typedef unsigned char uchar;
@@ -102,6 +103,28 @@ is_one_of(const uchar *s, Py_ssize_t len, const Name *names)
             return 1;
     }
     return 0;
+}
+
+/* The first letters of a list of tag names, one bit each (a tag name starts with a letter): most
+ * tag names are ruled out by their first letter alone. Set once, when the module loads. */
+static uint32_t special_letters, special_in_select_letters, end_in_select_letters;
+
+static uint32_t
+letters_of(const Name *names)
+{
+    uint32_t letters = 0;
+    for (; names->name != NULL; names++)
+        letters |= (uint32_t)1 << (names->name[0] - 'a');
+    return letters;
+}
+
+/* is_one_of for the tag name s[0:len] (its first byte a letter), with letters_of(names). */
+static inline int
+tag_is_one_of(const uchar *s, Py_ssize_t len, const Name *names, uint32_t letters)
+{
+    if (!((letters >> (LOWER(s[0]) - 'a')) & 1))
+        return 0;
+    return is_one_of(s, len, names);
 }
 
 static inline Py_ssize_t
@@ -282,7 +305,9 @@ start_tag_end(Buf b, Py_ssize_t q, int kind)
     Py_ssize_t k = until_class(b, q + 1, C_TAG_STOP);
     if (k >= b.n)
         return -1; /* no ">" can follow */
-    if (is_one_of(b.s + q, k - q, kind == KIND_SELECT ? SPECIAL_IN_SELECT : SPECIAL))
+    if (kind == KIND_SELECT
+            ? tag_is_one_of(b.s + q, k - q, SPECIAL_IN_SELECT, special_in_select_letters)
+            : tag_is_one_of(b.s + q, k - q, SPECIAL, special_letters))
         return -1;
     if (b.s[k] == '>')
         return k + 1;
@@ -296,7 +321,8 @@ end_tag_end(Buf b, Py_ssize_t q, int kind)
     Py_ssize_t k = until_class(b, q + 1, C_TAG_STOP);
     if (kind == KIND_BODY && k < b.n && is_one_of(b.s + q, k - q, BODY))
         return -1;
-    if (kind == KIND_SELECT && k < b.n && is_one_of(b.s + q, k - q, END_IN_SELECT))
+    if (kind == KIND_SELECT && k < b.n &&
+        tag_is_one_of(b.s + q, k - q, END_IN_SELECT, end_in_select_letters))
         return -1;
     if (k < b.n && b.s[k] == '>')
         return k + 1;
@@ -433,5 +459,8 @@ static struct PyModuleDef module_def = {
 PyMODINIT_FUNC
 PyInit__scanfast(void)
 {
+    special_letters = letters_of(SPECIAL);
+    special_in_select_letters = letters_of(SPECIAL_IN_SELECT);
+    end_in_select_letters = letters_of(END_IN_SELECT);
     return PyModuleDef_Init(&module_def);
 }

@@ -125,3 +125,31 @@ def test_a_pickled_copy_keeps_services_embeds_and_texts() -> None:
         tag, b"iframe", foreign=False
     )
     assert b"Laden" in clone.start_tag(tag, b"iframe", foreign=False).tag
+
+
+SELECT_PAGE = (
+    b"<!doctype html><html><head></head><body><form><select name=s><option>a"
+    b"<style>" + GTM + b"</style><noscript>" + VIDEO + b"</noscript></select>"
+    b"<style>p{}</style></form></body></html>"
+)
+
+
+async def test_a_tracker_inside_what_a_select_ignores_is_held_back() -> None:
+    app, _ = gate(html_app(SELECT_PAGE))
+    async with client(app) as c:
+        r = await c.get("/", headers={"accept": "text/html"})
+    assert ' src="https://www.googletagmanager.com' not in r.text
+    assert 'data-consentgate-src="https://www.googletagmanager.com/gtm.js' in r.text
+    assert 'data-consentgate-src="https://www.youtube.com/embed/v1"' in r.text
+    assert "<consentgate-inert-style>" in r.text
+    assert "<consentgate-inert-noscript>" in r.text
+    assert "</select><style>p{}</style>" in r.text
+    assert r.headers["content-length"] == str(len(r.content))
+
+
+async def test_a_visitor_who_granted_everything_gets_a_select_untouched() -> None:
+    app, _ = gate(html_app(SELECT_PAGE))
+    async with client(app, ip=US_IP) as c:
+        r = await c.get("/", headers={"accept": "text/html"})
+    assert "consentgate-inert" not in r.text
+    assert '<style><script src="https://www.googletagmanager.com/gtm.js' in r.text

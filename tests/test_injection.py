@@ -540,6 +540,69 @@ def test_category_is_escaped_in_the_added_attribute() -> None:
     assert b'data-consentgate-category="a&quot;b"' in out
 
 
+GTM_SCRIPT = b'<script src="https://www.googletagmanager.com/gtm.js"></script>'
+GTM_INERT = INERT + b' data-consentgate-src="https://www.googletagmanager.com/gtm.js"></script>'
+
+
+@pytest.mark.parametrize(
+    "name",
+    [b"style", b"title", b"xmp", b"iframe", b"noembed", b"noframes", b"noscript", b"plaintext",
+     b"svg", b"math"],
+)  # fmt: skip
+def test_in_a_select_the_tags_its_parser_ignores_are_renamed_and_their_content_scanned(
+    name: bytes,
+) -> None:
+    page = b"<select><" + name + b" class=a>" + GTM_SCRIPT + b"</" + name + b"></select>"
+    expected = (
+        b"<select><consentgate-inert-" + name + b" class=a>" + GTM_INERT
+        + b"</consentgate-inert-" + name + b"></select>"
+    )  # fmt: skip
+    for cut in range(len(page) + 1):
+        assert inject(page, [cut], hosts=HOSTS, head=b"", body=b"") == expected, cut
+
+
+def test_after_a_select_closes_the_tags_are_read_as_everywhere() -> None:
+    for close in (b"</select>", b"<textarea></textarea>", b"<input>"):
+        page = b"<select>" + close + b"<style>a{}</style><title>" + GTM_SCRIPT + b"</title>"
+        assert inject(page, hosts=HOSTS, head=b"", body=b"") == page, close
+
+
+def test_a_select_left_open_keeps_renaming_where_the_parser_may_still_have_it_open() -> None:
+    for opening in (b"<select><template></select>", b"<select><keygen>", b"<select><select>"):
+        page = opening + b"<style>" + GTM_SCRIPT + b"</style>"
+        out = inject(page, hosts=HOSTS, head=b"", body=b"")
+        assert out == opening + b"<consentgate-inert-style>" + GTM_INERT + (
+            b"</consentgate-inert-style>"
+        ), opening
+
+
+def test_an_embed_in_a_select_is_renamed_not_made_a_placeholder() -> None:
+    page = b'<select><iframe src="https://www.googletagmanager.com/ns.html"></iframe></select>'
+    assert inject(page, hosts=HOSTS, head=b"", body=b"") == (
+        b'<select><consentgate-inert-iframe data-consentgate-category="analytics" '
+        b'data-consentgate-src="https://www.googletagmanager.com/ns.html">'
+        b"</consentgate-inert-iframe></select>"
+    )
+
+
+def test_a_select_at_an_integration_point_closes_the_foreign_content_first() -> None:
+    page = b"<svg><foreignObject><div><select><style>x</style></select>"
+    assert inject(page, hosts=HOSTS, head=b"", body=b"") == (
+        b"<svg><foreignObject><div></div></foreignobject></svg>"
+        b"<select><consentgate-inert-style>x</consentgate-inert-style></select>"
+    )
+    svg_select = b"<svg><select><style>x</style></select></svg>"
+    assert inject(svg_select, hosts=HOSTS, head=b"", body=b"") == svg_select
+
+
+def test_without_trackers_to_hold_back_a_select_is_left_alone() -> None:
+    page = b"<!doctype html><body><select><style>a{}</style></select></body>"
+    assert inject(page, hosts={}) == (
+        b"<!doctype html>" + HEAD + b"<body><select><style>a{}</style></select>" + BODY
+        + b"</body>"
+    )  # fmt: skip
+
+
 # --- InertHosts and the whole-page path ---------------------------------------------------
 
 #: Shared by the tests below, as the middleware shares one: its memo of judged tags is used.

@@ -13,13 +13,15 @@ from hypothesis import strategies as st
 from consentgate import scanner
 from consentgate._scanfast import boring_end
 
-KINDS = range(3)
+KINDS = range(4)
 
-#: Tag names the regexes single out: state-switching tags, a/area, body; and ordinary ones.
+#: Tag names the regexes single out: state-switching tags, a/area, body, what opens, closes
+#: or nests a select; and ordinary ones.
 TAG_NAMES = [
     b"script", b"style", b"svg", b"title", b"textarea", b"xmp", b"iframe", b"noembed",
     b"noframes", b"noscript", b"plaintext", b"math", b"a", b"area", b"body", b"p", b"img",
-    b"div", b"abbr", b"scripts", b"x-y",
+    b"div", b"abbr", b"scripts", b"x-y", b"select", b"input", b"keygen", b"template",
+    b"option", b"selects", b"inputs",
 ]  # fmt: skip
 #: Attribute names: every URL attribute of the regexes, and look-alikes.
 ATTRIBUTE_NAMES = [
@@ -112,48 +114,62 @@ def test_boring_end_is_the_regex_end_on_any_bytes(data: bytes) -> None:
 @pytest.mark.parametrize(
     ("data", "ends"),
     [
-        (b"", [0, 0, 0]),
-        (b"text only", [9, 9, 9]),
-        (b'<p class="x">t</p><img src="/a.png">', [0, 36, 36]),
-        (b'<img src="https://t.example/p.gif">', [0, 0, 0]),
-        (b"<img src=//t.example/p.gif>", [0, 0, 0]),
-        (b'<a href="https://t.example/">x</a>', [0, 34, 34]),
-        (b"<a ping=/p>x</a>", [0, 0, 0]),
-        (b"<p>x</body>y", [0, 4, 12]),
-        (b"<P>x</BODY >y", [0, 4, 13]),
-        (b"<!-- a --!> <!doctype html><?x?></ x>< 3", [40, 40, 40]),
-        (b"<!-- never closed", [0, 0, 0]),
-        (b"<![CDATA[x]]>", [0, 0, 0]),
-        (b"<SCRIPT>", [0, 0, 0]),
-        (b"<scripts>", [0, 9, 9]),
-        (b"<p", [0, 0, 0]),
-        (b"x<", [1, 1, 1]),
-        (b"<img src=abc>", [0, 13, 13]),
-        (b"<img src=abc:x>", [0, 0, 0]),
-        (b"<img src=/%41>", [0, 14, 14]),
-        (b"<img src=//h>", [0, 0, 0]),
-        (b'<img src="abc/x:y">', [0, 19, 19]),
-        (b'<img src="abc:x">', [0, 0, 0]),
-        (b"<img src='#f'>", [0, 14, 14]),
-        (b"<img src=?q>", [0, 12, 12]),
-        (b'<img src="">', [0, 12, 12]),
-        (b"<img src=>", [0, 0, 0]),
-        (b"<a href=>", [0, 9, 9]),
-        (b"<img src=abc", [0, 0, 0]),
-        (b"<img imagesrcset=x.png>", [0, 0, 0]),
-        (b"<iframe srcdoc=x>", [0, 0, 0]),
-        (b"<img srcdoc=x>", [0, 0, 0]),
-        (b"<x xlink:href=a>", [0, 0, 0]),
-        (b'<x XLINK:HREF="/a">', [0, 0, 0]),
-        (b"<area href=//h ping>", [0, 0, 0]),
-        (b"<p a==b>", [0, 8, 8]),
-        (b"<p =x>", [0, 6, 6]),
-        (b"<p data-src=//h>", [0, 16, 16]),
-        (b"</body", [0, 0, 0]),
-        (b"</body>", [0, 0, 7]),
-        (b"<svg/>", [0, 0, 0]),
-        (b"<title>", [0, 0, 0]),
-        (b"<p/>", [0, 4, 4]),
+        (b"", [0, 0, 0, 0]),
+        (b"text only", [9, 9, 9, 9]),
+        (b'<p class="x">t</p><img src="/a.png">', [0, 36, 36, 36]),
+        (b'<img src="https://t.example/p.gif">', [0, 0, 0, 0]),
+        (b"<img src=//t.example/p.gif>", [0, 0, 0, 0]),
+        (b'<a href="https://t.example/">x</a>', [0, 34, 34, 34]),
+        (b"<a ping=/p>x</a>", [0, 0, 0, 0]),
+        (b"<p>x</body>y", [0, 4, 12, 4]),
+        (b"<P>x</BODY >y", [0, 4, 13, 4]),
+        (b"<!-- a --!> <!doctype html><?x?></ x>< 3", [40, 40, 40, 40]),
+        (b"<!-- never closed", [0, 0, 0, 0]),
+        (b"<![CDATA[x]]>", [0, 0, 0, 0]),
+        (b"<SCRIPT>", [0, 0, 0, 0]),
+        (b"<scripts>", [0, 9, 9, 9]),
+        (b"<p", [0, 0, 0, 0]),
+        (b"x<", [1, 1, 1, 1]),
+        (b"<img src=abc>", [0, 13, 13, 13]),
+        (b"<img src=abc:x>", [0, 0, 0, 0]),
+        (b"<img src=/%41>", [0, 14, 14, 14]),
+        (b"<img src=//h>", [0, 0, 0, 0]),
+        (b'<img src="abc/x:y">', [0, 19, 19, 19]),
+        (b'<img src="abc:x">', [0, 0, 0, 0]),
+        (b"<img src='#f'>", [0, 14, 14, 14]),
+        (b"<img src=?q>", [0, 12, 12, 12]),
+        (b'<img src="">', [0, 12, 12, 12]),
+        (b"<img src=>", [0, 0, 0, 0]),
+        (b"<a href=>", [0, 9, 9, 9]),
+        (b"<img src=abc", [0, 0, 0, 0]),
+        (b"<img imagesrcset=x.png>", [0, 0, 0, 0]),
+        (b"<iframe srcdoc=x>", [0, 0, 0, 0]),
+        (b"<img srcdoc=x>", [0, 0, 0, 0]),
+        (b"<x xlink:href=a>", [0, 0, 0, 0]),
+        (b'<x XLINK:HREF="/a">', [0, 0, 0, 0]),
+        (b"<area href=//h ping>", [0, 0, 0, 0]),
+        (b"<p a==b>", [0, 8, 8, 8]),
+        (b"<p =x>", [0, 6, 6, 6]),
+        (b"<p data-src=//h>", [0, 16, 16, 16]),
+        (b"</body", [0, 0, 0, 0]),
+        (b"</body>", [0, 0, 7, 0]),
+        (b"<svg/>", [0, 0, 0, 0]),
+        (b"<title>", [0, 0, 0, 0]),
+        (b"<p/>", [0, 4, 4, 4]),
+        (b"<select>", [0, 0, 0, 0]),
+        (b"<SELECT name=s>", [0, 0, 0, 0]),
+        (b"<selects>", [0, 9, 9, 9]),
+        (b"<input>", [0, 7, 7, 0]),
+        (b"<input type=text>", [0, 17, 17, 0]),
+        (b"<keygen>", [0, 8, 8, 8]),
+        (b"<template>", [0, 10, 10, 0]),
+        (b"<option value=1>x</option>", [0, 26, 26, 26]),
+        (b"</select>", [0, 9, 9, 0]),
+        (b"</template >", [0, 12, 12, 0]),
+        (b"</style>", [0, 8, 8, 0]),
+        (b"</SVG>", [0, 6, 6, 0]),
+        (b"</option>", [0, 9, 9, 9]),
+        (b"</styles>", [0, 9, 9, 9]),
     ],
 )
 def test_boring_end_stops_where_the_regex_stops(data: bytes, ends: list[int]) -> None:
@@ -196,7 +212,7 @@ def test_boring_end_stops_where_the_regex_stops(data: bytes, ends: list[int]) ->
     ],
 )
 def test_elements_the_scanner_sends_unchanged_are_skipped_whole(data: bytes, skipped: bool) -> None:
-    ends = [0, len(data), len(data)] if skipped else [0, 0, 0]
+    ends = [0, len(data), len(data), 0] if skipped else [0, 0, 0, 0]
     assert _regex_ends(data, 0) == ends
     assert _fast_ends(data, 0) == ends
     # And inside a document, as a whole or not at all.
@@ -212,7 +228,7 @@ def test_a_position_outside_the_data_is_clamped_as_re_does(pos: int) -> None:
 
 
 def test_a_position_beyond_the_end_returns_the_length() -> None:
-    assert _fast_ends(b"ab<", 10) == [3, 3, 3]
+    assert _fast_ends(b"ab<", 10) == [3, 3, 3, 3]
 
 
 @pytest.mark.parametrize("data", ["<p>", bytearray(b"<p>"), memoryview(b"<p>"), None])
@@ -226,9 +242,9 @@ def test_a_position_that_is_not_an_integer_is_a_type_error() -> None:
         boring_end(b"<p>", 1.5, 0)  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize("kind", [-1, 3])
+@pytest.mark.parametrize("kind", [-1, 4])
 def test_an_unknown_kind_is_a_value_error(kind: int) -> None:
-    with pytest.raises(ValueError, match="kind must be 0, 1 or 2"):
+    with pytest.raises(ValueError, match="kind must be 0, 1, 2 or 3"):
         boring_end(b"<p>", 0, kind)
 
 
@@ -290,7 +306,7 @@ _ELEMENTS = [
     b'<script>var s="' + _GTM + b'"</script>', b"<script type=module src=/m.js></script>",
     b'<img src="' + _GTM + b'">', b'<a href="/x">x</a>', b"<svg><title>", b"</svg>",
     b"<noscript><img src=//t.example/p></noscript>", b"<title>", b"</title>", b"<script>",
-    b"</script>", b"<!--", b"-->", b"<", b"x",
+    b"</script>", b"<!--", b"-->", b"<", b"x", b"<select>", b"</select>", b"<option>a",
 ]  # fmt: skip
 _fast_documents = st.tuples(
     st.lists(st.sampled_from(_PROLOGUE_PARTS), max_size=8),

@@ -1,7 +1,8 @@
 /* The boring-bytes skip of consentgate.scanner in C.
  *
  * boring_end(data, pos, kind) returns exactly what
- * (_RX_ALL, _RX_BODY, _RX_PLAIN)[kind].match(data, pos).end() returns in scanner.py. Those
+ * (_RX_ALL, _RX_BODY, _RX_PLAIN, _RX_SELECT)[kind].match(data, pos).end() returns in
+ * scanner.py. Those
  * regexes are a possessive loop: each round takes a run of bytes other than "<", or a "<" and
  * the first alternative that matches after it; the loop stops at the first "<" that none
  * matches. Every quantifier inside is possessive or has a single way to succeed, so each
@@ -10,11 +11,12 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <stdint.h>
 #include <string.h>
 
 typedef unsigned char uchar;
 
-enum { KIND_ALL = 0, KIND_BODY = 1, KIND_PLAIN = 2 };
+enum { KIND_ALL = 0, KIND_BODY = 1, KIND_PLAIN = 2, KIND_SELECT = 3 };
 
 /* Byte classes. */
 #define C_WS 0x01       /* [\t\n\f\r ] */
@@ -58,12 +60,19 @@ typedef struct {
 
 #define NAME(text) {text, sizeof(text) - 1}
 
-/* _SPECIAL: start tags that switch the tokenizer's state or enter foreign content. */
+/* _SPECIAL: start tags that switch the tokenizer's state, enter foreign content or open a
+ * select. */
 static const Name SPECIAL[] = {
     NAME("script"),   NAME("style"),    NAME("svg"),     NAME("title"),
     NAME("textarea"), NAME("xmp"),      NAME("iframe"),  NAME("noembed"),
     NAME("noframes"), NAME("noscript"), NAME("plaintext"), NAME("math"),
-    {NULL, 0}};
+    NAME("select"),   {NULL, 0}};
+/* _SPECIAL_IN_SELECT: the same, and what closes or nests a select. */
+static const Name SPECIAL_IN_SELECT[] = {
+    NAME("script"),   NAME("style"),    NAME("svg"),     NAME("title"),
+    NAME("textarea"), NAME("xmp"),      NAME("iframe"),  NAME("noembed"),
+    NAME("noframes"), NAME("noscript"), NAME("plaintext"), NAME("math"),
+    NAME("select"),   NAME("input"),    NAME("template"), {NULL, 0}};
 /* _FETCH: URL attributes a browser may fetch (outside a and area). */
 static const Name FETCH[] = {
     NAME("src"),  NAME("srcset"),     NAME("srcdoc"),      NAME("href"),
@@ -76,6 +85,12 @@ static const Name BODY[] = {NAME("body"), {NULL, 0}};
 /* Elements skipped whole when their start tag is boring (_PLAIN_RAW, _EXTERNAL_SCRIPT). */
 static const Name PLAIN_RAW[] = {NAME("title"), NAME("style"), NAME("textarea"), {NULL, 0}};
 static const Name SCRIPT[] = {NAME("script"), {NULL, 0}};
+/* End tags of interest with a select open: body, select, template and what it renames. */
+static const Name END_IN_SELECT[] = {
+    NAME("body"),     NAME("select"),   NAME("template"), NAME("style"),
+    NAME("title"),    NAME("xmp"),      NAME("iframe"),   NAME("noembed"),
+    NAME("noframes"), NAME("noscript"), NAME("plaintext"), NAME("svg"),
+    NAME("math"),     {NULL, 0}};
 
 /* Whether s[0:len] is one of names (which are lower case), in any ASCII case. */
 static int
@@ -91,6 +106,28 @@ is_one_of(const uchar *s, Py_ssize_t len, const Name *names)
             return 1;
     }
     return 0;
+}
+
+/* The first letters of a list of tag names, one bit each (a tag name starts with a letter): most
+ * tag names are ruled out by their first letter alone. Set once, when the module loads. */
+static uint32_t special_letters, special_in_select_letters, end_in_select_letters;
+
+static uint32_t
+letters_of(const Name *names)
+{
+    uint32_t letters = 0;
+    for (; names->name != NULL; names++)
+        letters |= (uint32_t)1 << (names->name[0] - 'a');
+    return letters;
+}
+
+/* is_one_of for the tag name s[0:len] (its first byte a letter), with letters_of(names). */
+static inline int
+tag_is_one_of(const uchar *s, Py_ssize_t len, const Name *names, uint32_t letters)
+{
+    if (!((letters >> (LOWER(s[0]) - 'a')) & 1))
+        return 0;
+    return is_one_of(s, len, names);
 }
 
 static inline Py_ssize_t
@@ -313,14 +350,19 @@ whole_element_end(Buf b, Py_ssize_t q, Py_ssize_t k, int script)
     return -1;
 }
 
-/* _NO_ATTRIBUTES | _BORING_START | _PLAIN_RAW | _EXTERNAL_SCRIPT at q, the letter after "<". */
+/* _NO_ATTRIBUTES | _BORING_START | _PLAIN_RAW | _EXTERNAL_SCRIPT at q, the letter after "<"
+ * (with a select open, _NO_ATTRIBUTES | _BORING_START with _SPECIAL_IN_SELECT). */
 static Py_ssize_t
-start_tag_end(Buf b, Py_ssize_t q)
+start_tag_end(Buf b, Py_ssize_t q, int kind)
 {
     Py_ssize_t k = until_class(b, q + 1, C_TAG_STOP);
     if (k >= b.n)
         return -1; /* no ">" can follow */
-    if (is_one_of(b.s + q, k - q, SPECIAL)) {
+    if (kind == KIND_SELECT) {
+        if (tag_is_one_of(b.s + q, k - q, SPECIAL_IN_SELECT, special_in_select_letters))
+            return -1;
+    }
+    else if (tag_is_one_of(b.s + q, k - q, SPECIAL, special_letters)) {
         if (is_one_of(b.s + q, k - q, PLAIN_RAW))
             return whole_element_end(b, q, k, 0);
         if (is_one_of(b.s + q, k - q, SCRIPT))
@@ -338,6 +380,9 @@ end_tag_end(Buf b, Py_ssize_t q, int kind)
 {
     Py_ssize_t k = until_class(b, q + 1, C_TAG_STOP);
     if (kind == KIND_BODY && k < b.n && is_one_of(b.s + q, k - q, BODY))
+        return -1;
+    if (kind == KIND_SELECT && k < b.n &&
+        tag_is_one_of(b.s + q, k - q, END_IN_SELECT, end_in_select_letters))
         return -1;
     if (k < b.n && b.s[k] == '>')
         return k + 1;
@@ -374,7 +419,7 @@ construct_end(Buf b, Py_ssize_t p, int kind)
         return -1;
     uchar c = b.s[q];
     if (CLS[c] & C_ALPHA)
-        return kind == KIND_ALL ? -1 : start_tag_end(b, q);
+        return kind == KIND_ALL ? -1 : start_tag_end(b, q, kind);
     switch (c) {
     case '/':
         if (q + 1 < b.n && (CLS[b.s[q + 1]] & C_ALPHA))
@@ -413,7 +458,7 @@ scan(Buf b, Py_ssize_t p, int kind)
 PyDoc_STRVAR(boring_end_doc,
              "boring_end(data, pos, kind, /)\n--\n\n"
              "Where the boring bytes of data from pos end: exactly\n"
-             "(_RX_ALL, _RX_BODY, _RX_PLAIN)[kind].match(data, pos).end() of\n"
+             "(_RX_ALL, _RX_BODY, _RX_PLAIN, _RX_SELECT)[kind].match(data, pos).end() of\n"
              "consentgate.scanner. pos is clamped to [0, len(data)] as re does.");
 
 static PyObject *
@@ -436,8 +481,9 @@ boring_end(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     long kind = PyLong_AsLong(args[2]);
     if (kind == -1 && PyErr_Occurred())
         return NULL;
-    if (kind < KIND_ALL || kind > KIND_PLAIN) {
-        PyErr_Format(PyExc_ValueError, "boring_end() kind must be 0, 1 or 2, not %ld", kind);
+    if (kind < KIND_ALL || kind > KIND_SELECT) {
+        PyErr_Format(PyExc_ValueError, "boring_end() kind must be 0, 1, 2 or 3, not %ld",
+                     kind);
         return NULL;
     }
     Buf b = {(const uchar *)PyBytes_AS_STRING(args[0]), PyBytes_GET_SIZE(args[0])};
@@ -473,5 +519,8 @@ static struct PyModuleDef module_def = {
 PyMODINIT_FUNC
 PyInit__scanfast(void)
 {
+    special_letters = letters_of(SPECIAL);
+    special_in_select_letters = letters_of(SPECIAL_IN_SELECT);
+    end_in_select_letters = letters_of(END_IN_SELECT);
     return PyModuleDef_Init(&module_def);
 }

@@ -5,12 +5,14 @@ does where it matters (comments with ``--!>``, ``<!-->`` and ``<!--->``; attribu
 RCDATA ``title``/``textarea``; RAWTEXT ``style``/``xmp``/``iframe``/``noembed``/``noframes``/
 ``noscript``; script data with its escaped states; ``plaintext``; ``<svg>``/``<math>`` foreign
 content with its break-out tags, integration points and the end tags that close it; CDATA in
-foreign content). Where the tree builder's answer depends on markup opened before the outermost
-``<svg>``/``<math>`` (which is not tracked), that content is closed with explicit end tags
-first, so the browser pops exactly what the scanner does. It never buffers the body: only a
-construct in progress is held back, up to a bound, and a construct that does not complete
-within it is made inert (its ``<`` is sent as ``&lt;``, so the browser reads the rest as text
-just as the scanner goes on to).
+foreign content; an open ``<select>``, inside which the tree builder of most parsers ignores
+those tags: there they are renamed ``consentgate-inert-NAME``, unknown elements every parser
+reads alike, and their content is scanned as markup). Where the tree builder's answer depends
+on markup opened before the outermost ``<svg>``/``<math>`` (which is not tracked), that content
+is closed with explicit end tags first, so the browser pops exactly what the scanner does. It
+never buffers the body: only a construct in progress is held back, up to a bound, and a
+construct that does not complete within it is made inert (its ``<`` is sent as ``&lt;``, so
+the browser reads the rest as text just as the scanner goes on to).
 
 Snippets go only into whole documents (a doctype, ``<html>``, ``<head>`` or ``<body>`` first,
 after white space and comments): ``head`` right after ``<head>`` and a ``<meta charset>`` (or
@@ -106,16 +108,32 @@ def _boring_attr(forbidden: bytes, relative_names: bytes = _RELATIVE_NAME) -> by
     return rb"[\t\n\f\r /]*+(?:" + plain + rb"|" + _relative_attr(relative_names) + rb")"
 
 
-#: Start tags that switch the tokenizer's state or enter foreign content.
+#: Start tags that switch the tokenizer's state, enter foreign content or open a select.
 _SPECIAL = _trie(
     b"script", b"style", b"svg", b"title", b"textarea", b"xmp", b"iframe", b"noembed",
-    b"noframes", b"noscript", b"plaintext", b"math",
+    b"noframes", b"noscript", b"plaintext", b"math", b"select",
 )  # fmt: skip
-_BORING_START = (
-    rb"(?!" + _SPECIAL + _DELIM + rb")"
-    rb"(?:" + _names(b"a", b"area") + _DELIM + rb"(?:" + _boring_attr(_names(b"ping")) + rb")*+"
-    rb"|[a-zA-Z][^\t\n\f\r />]*+(?:" + _boring_attr(_FETCH) + rb")*+)" + _TAG_END
+#: Start tags renamed ``consentgate-inert-NAME`` while a select is open (see ``_select_start``).
+_SELECT_INERT = frozenset(
+    b"style title xmp iframe noembed noframes noscript plaintext svg math".split()
 )
+_INERT_PREFIX = b"consentgate-inert-"
+#: Start tags of interest while a select is open: those above, and what closes or nests it.
+_SPECIAL_IN_SELECT = _trie(
+    b"script", b"style", b"svg", b"title", b"textarea", b"xmp", b"iframe", b"noembed",
+    b"noframes", b"noscript", b"plaintext", b"math", b"select", b"input", b"template",
+)  # fmt: skip
+
+
+def _boring_start(special: bytes) -> bytes:
+    return (
+        rb"(?!" + special + _DELIM + rb")"
+        rb"(?:" + _names(b"a", b"area") + _DELIM + rb"(?:" + _boring_attr(_names(b"ping"))
+        + rb")*+|[a-zA-Z][^\t\n\f\r />]*+(?:" + _boring_attr(_FETCH) + rb")*+)" + _TAG_END
+    )  # fmt: skip
+
+
+_BORING_START = _boring_start(_SPECIAL)
 _COMMENT_REST = rb"!--(?:>|->|(?:[^-]++|-(?!-!?>))*+--!?>)"
 _COMMON = [
     _COMMENT_REST,
@@ -190,9 +208,21 @@ _PROLOGUE = re.compile(
     + rb"(?P<meta>" + _WS + rb"*+<" + _ci(b"meta") + rb"[\t\n\f\r /]++" + _ci(b"charset")
     + _WS + rb"*+=" + _WS + rb"*+" + _VALUE + rb"[\t\n\f\r /]*+>)?"
 )  # fmt: skip
+#: A select open: ``</body``, the tags that close or nest it, and those it renames of interest.
+_RX_SELECT = _scan_regex(
+    [
+        _end_tags(
+            rb"(?!" + _names(b"body", b"select", b"template", *sorted(_SELECT_INERT)) + _DELIM
+            + rb")"
+        ),
+        rb"(?!" + _SPECIAL_IN_SELECT + _DELIM + rb")[a-zA-Z][^\t\n\f\r />]*+>",
+        _boring_start(_SPECIAL_IN_SELECT),
+        *_COMMON,
+    ]
+)  # fmt: skip
 #: The skip regexes by kind, as the C module numbers them (none: no tag is of interest).
-_RX = (_RX_ALL, _RX_BODY, _RX_PLAIN)
-_SKIP_ALL, _SKIP_BODY, _SKIP_PLAIN = range(3)
+_RX = (_RX_ALL, _RX_BODY, _RX_PLAIN, _RX_SELECT)
+_SKIP_ALL, _SKIP_BODY, _SKIP_PLAIN, _SKIP_SELECT = range(4)
 
 
 def _regex_end(data: bytes, pos: int, kind: int) -> int:
@@ -324,6 +354,8 @@ class StreamInjector:
         "_raw_name",
         "_rx",
         "_script_state",
+        "_select",
+        "_select_templates",
         "_sink",
         "_stack",
         "_tail",
@@ -379,6 +411,8 @@ class StreamInjector:
         self._raw_name = b""
         self._close_after = b""
         self._script_state = _PLAIN
+        self._select = False
+        self._select_templates = 0
         self._terminator: re.Pattern[bytes] = _COMMENT_CLOSE
         self._rx: int | None = _SKIP_ALL
         self._update_rx()
@@ -494,6 +528,8 @@ class StreamInjector:
         doc = self._doc
         if doc == _UNDECIDED or self._stack or (doc == _DOCUMENT and self._head_state != _DONE):
             self._rx = _SKIP_ALL
+        elif self._select:
+            self._rx = _SKIP_SELECT
         elif doc == _DOCUMENT and not self._body_done:
             self._rx = _SKIP_BODY
         elif self._gate is not None:
@@ -689,6 +725,9 @@ class StreamInjector:
         head = self._doc == _DOCUMENT and self._head_state != _DONE and not self._stack
         if head and self._head_snippet(tag, name, True):
             return
+        if self._select and self._select_start(name):
+            tag = tag[:1] + _INERT_PREFIX + tag[1:]
+            name = _INERT_PREFIX + name
         stack = self._stack
         if stack and not self._html_context(True, name):
             if name in _BREAKOUT or (name == b"font" and _font_breaks_out(tag)):
@@ -700,8 +739,15 @@ class StreamInjector:
                 self._foreign_start(tag, name)
                 return
         if stack:
-            self._html_opens(name)
+            if name == b"select" and self._gate is not None:
+                self._close_foreign()  # see _select_start
+            else:
+                self._html_opens(name)
         self._html_start(tag, name)
+        if name == b"select" and self._gate is not None and not self._select:
+            self._select = True
+            self._select_templates = 0
+            self._update_rx()
 
     def _foreign_start(self, tag: bytes, name: bytes) -> None:
         gate = self._gate
@@ -750,6 +796,8 @@ class StreamInjector:
             self._mode = _PLAINTEXT
 
     def _end_tag(self, tag: bytes, name: bytes) -> None:
+        if self._select:
+            tag = self._select_end(tag, name)
         after = self._foreign_end(name) if self._stack else _KNOWN
         if self._doc == _DOCUMENT and not self._stack:
             if self._head_state != _DONE:
@@ -760,6 +808,56 @@ class StreamInjector:
         self._sink.append(tag)
         if after == _CLOSE_AFTER:
             self._close_foreign()
+
+    # -- an open select ------------------------------------------------------------------
+    #
+    # Inside a select the tree builder's "in select" insertion mode (html5lib, and browsers
+    # before the customizable select) ignores most start tags, among them style, title, xmp,
+    # iframe, noembed, noframes, noscript, plaintext, svg and math: their content stays in the
+    # data state, markup, where a parser without that mode reads RAWTEXT, RCDATA or foreign
+    # content. Both read an unknown element alike, so while a select is open these are renamed
+    # consentgate-inert-NAME (attributes kept, URL attributes held back as usual; their end
+    # tags renamed too) and their content is scanned as markup. Tracked only with trackers to
+    # hold back (the rename changes nothing otherwise worth it).
+    #
+    # The scanner's select must never be closed while the parser's is open; one open longer
+    # than the parser's only renames more. So it opens with an HTML <select> start tag (with
+    # foreign content open, at an integration point, the foreign content is closed first: a
+    # select is never tracked inside it, and inside a select svg and math are renamed, so
+    # foreign content never opens) and closes only where every parser closes it:
+    #
+    # * ``</select>``, and a textarea or input start tag (the parser closes the select and
+    #   reads the tag again outside; textarea is RCDATA either way);
+    # * not inside a template opened inside the select (the template's rules apply there, and
+    #   only its ``</template>`` pops it), counted: nothing closes the select until every such
+    #   template is closed;
+    # * not a keygen start tag (not every parser still knows it), nor a ``<select>`` start tag
+    #   (it closes the open select, but opens one where the parser's was already closed by
+    #   what is not tracked: a table part or table end tag in a table, the ``</template>`` of
+    #   a template opened before the select), nor any of those: the select stays open.
+
+    def _select_start(self, name: bytes) -> bool:
+        """A start tag with a select open: True when it is to be renamed."""
+        if name in _SELECT_INERT:
+            return True
+        if name == b"template":
+            self._select_templates += 1
+        elif name in (b"textarea", b"input") and not self._select_templates:
+            self._select = False
+            self._update_rx()
+        return False
+
+    def _select_end(self, tag: bytes, name: bytes) -> bytes:
+        """An end tag with a select open: the tag to send (renamed like its start tag)."""
+        if name in _SELECT_INERT:
+            return tag[:2] + _INERT_PREFIX + tag[2:]
+        if name == b"template":
+            if self._select_templates:
+                self._select_templates -= 1
+        elif name == b"select" and not self._select_templates:
+            self._select = False
+            self._update_rx()
+        return tag
 
     # -- the open elements of foreign content ----------------------------------------------
     #

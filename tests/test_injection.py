@@ -595,6 +595,47 @@ def test_a_select_at_an_integration_point_closes_the_foreign_content_first() -> 
     assert inject(svg_select, hosts=HOSTS, head=b"", body=b"") == svg_select
 
 
+@pytest.mark.parametrize(
+    ("page", "expected"),
+    [
+        (
+            b"<!doctype html><body><select><option>a</body></html>",
+            b"<!doctype html>" + HEAD + b"<body><select><option>a</select>" + BODY
+            + b"</body></html>",
+        ),
+        (
+            b"<!doctype html><body><select><option>a",
+            b"<!doctype html>" + HEAD + b"<body><select><option>a</select>" + BODY,
+        ),
+        (
+            b"<!doctype html><body><select></body><p></body>",
+            b"<!doctype html>" + HEAD + b"<body><select></select></body><p>" + BODY + b"</body>",
+        ),
+        (
+            b"<!doctype html><body><select></select></body>",
+            b"<!doctype html>" + HEAD + b"<body><select></select>" + BODY + b"</body>",
+        ),
+        (
+            b"<!doctype html><body><select><template></body>",
+            b"<!doctype html>" + HEAD + b"<body><select><template>" + BODY + b"</body>",
+        ),
+    ],
+)  # fmt: skip
+def test_the_body_snippet_never_lands_in_a_select_left_open(page: bytes, expected: bytes) -> None:
+    for cut in range(len(page) + 1):
+        assert inject(page, [cut], hosts=HOSTS) == expected, cut
+
+
+def test_the_body_snippet_after_an_unclosed_select_is_in_the_body_for_the_parser() -> None:
+    import html5lib
+
+    page = b"<!doctype html><html><head></head><body><select><option>a</body></html>"
+    out = inject(page, hosts=HOSTS, body=b'<div id="snippet"><button>b</button></div>')
+    tree = html5lib.parse(out, namespaceHTMLElements=False)
+    assert tree.find(".//select//button") is None
+    assert tree.find("./body/div[@id='snippet']/button") is not None
+
+
 def test_without_trackers_to_hold_back_a_select_is_left_alone() -> None:
     page = b"<!doctype html><body><select><style>a{}</style></select></body>"
     assert inject(page, hosts={}) == (

@@ -510,6 +510,8 @@ class StreamInjector:
             self._release_hold()
         out = self._out
         if not self._body_done:
+            if self._tail is None:
+                self._close_select()
             out.append(self._body if self._head_state == _DONE else self._head + self._body)
             self._head_state = _DONE
             self._body_done = True
@@ -1034,18 +1036,27 @@ class StreamInjector:
         """A ``</body`` end tag: hold the stream from here until a later one or the bound."""
         at = self._at
         tail = self._tail
-        if tail is None:
-            self._tail = tail = []
-            self._sink = tail
-        else:
+        if tail is not None:
             if at - self._held_at > self._max_tag:
                 self._commit()
                 self._sink.append(tag)
                 return
             self._out.extend(tail)
             tail.clear()
+        self._close_select()
+        if tail is None:
+            self._tail = tail = []
+            self._sink = tail
         self._held_at = at
         tail.append(tag)
+
+    def _close_select(self) -> None:
+        """Before the body snippet: a select left open is closed, lest the snippet land in it
+        (a parser with the "in select" mode would drop most of its tags)."""
+        if self._select and not self._select_templates:
+            self._out.append(b"</select>")
+            self._select = False
+            self._update_rx()
 
     def _commit(self) -> None:
         snippet = self._body if self._head_state == _DONE else self._head + self._body

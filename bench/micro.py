@@ -64,12 +64,12 @@ PURE_SUFFIX = "_pure"
 @contextmanager
 def pure_scanner() -> Iterator[None]:
     """The scanner's skip over boring bytes done by its regexes, as without the C module."""
-    saved = scanner._boring_end
-    scanner._boring_end = scanner._regex_end
+    saved = scanner._boring_end, scanner._inline_script
+    scanner._boring_end, scanner._inline_script = scanner._regex_end, scanner._regex_inline
     try:
         yield
     finally:
-        scanner._boring_end = saved
+        scanner._boring_end, scanner._inline_script = saved
 
 
 def measure(func: Callable[[], object], *, repeat: int, seconds: float) -> dict[str, Any]:

@@ -111,11 +111,13 @@ def scan_path(request: pytest.FixtureRequest) -> Iterator[str]:
     fails, never falls back, when ``consentgate._scanfast`` was not built.
     """
     if request.param == "c":
-        skip = importlib.import_module("consentgate._scanfast").boring_end
+        fast = importlib.import_module("consentgate._scanfast")
+        skip, inline = fast.boring_end, fast.inline_script
     else:
-        skip = scanner._regex_end
+        skip, inline = scanner._regex_end, scanner._regex_inline
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(scanner, "_boring_end", skip)
+        patch.setattr(scanner, "_inline_script", inline)
         yield request.param
 
 

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from consentgate import scanner
-from consentgate._scanfast import boring_end
+from consentgate._scanfast import boring_end, inline_script
 
 KINDS = range(4)
 
@@ -220,6 +220,54 @@ def test_elements_the_scanner_sends_unchanged_are_skipped_whole(data: bytes, ski
     assert _fast_ends(page, 0) == _regex_ends(page, 0)
 
 
+@settings(max_examples=1000)
+@given(documents)
+def test_inline_script_is_the_regex_match_at_every_position(data: bytes) -> None:
+    for pos in range(len(data) + 1):
+        assert inline_script(data, pos) == scanner._regex_inline(data, pos), (data, pos)
+
+
+@pytest.mark.parametrize(
+    ("data", "found"),
+    [
+        (b"<script>a()</script>", (8, 11, 20)),
+        (b"<SCRIPT async nonce=x>a</Script >", (22, 23, 33)),
+        (b"<script>a</script", None),
+        (b"<script>a", None),
+        (b"<script></script>", (8, 8, 17)),
+        (b"<script>'<!--'</script>", None),
+        (b"<script>a</scripts></script>", (8, 19, 28)),
+        (b"<script src=/a.js>a</script>", None),
+        (b"<script type=module>a</script>", None),
+        (b"<script TYPE=x>a</script>", None),
+        (b'<script data-x="//t.example/">a</script>', (30, 31, 40)),
+        (b'<script href="//t.example/">a</script>', None),
+        (b'<script href="/a">a</script>', (18, 19, 28)),
+        (b"<scripts>a</script>", None),
+        (b"<p>", None),
+        (b"", None),
+    ],
+)
+def test_inline_script_finds_the_whole_element_or_nothing(
+    data: bytes, found: tuple[int, int, int] | None
+) -> None:
+    assert scanner._regex_inline(data, 0) == found
+    assert inline_script(data, 0) == found
+
+
+def test_inline_script_outside_the_data_is_none() -> None:
+    data = b"<script>a</script>"
+    for pos in (-1, len(data), sys.maxsize, -sys.maxsize - 1):
+        assert inline_script(data, pos) is None
+
+
+def test_inline_script_checks_its_arguments() -> None:
+    with pytest.raises(TypeError, match="must be bytes"):
+        inline_script(bytearray(b"<script>"), 0)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="exactly 2 arguments"):
+        inline_script(b"<script>")  # type: ignore[call-arg]
+
+
 @pytest.mark.parametrize("pos", [-5, -1, 0, 3, 7, 8, 100, sys.maxsize, -sys.maxsize - 1])
 def test_a_position_outside_the_data_is_clamped_as_re_does(pos: int) -> None:
     data = b"<p>x</p>"
@@ -256,6 +304,7 @@ def test_three_arguments_are_required() -> None:
 def test_the_test_environment_uses_the_c_module() -> None:
     assert scanner.ACCELERATED
     assert scanner._boring_end is boring_end
+    assert scanner._inline_script is inline_script
 
 
 def _scanner_path(environ: dict[str, str]) -> str:
@@ -337,6 +386,7 @@ def test_the_fast_paths_give_the_bytes_of_the_tag_by_tag_path(page: bytes, cuts:
         patch.setattr(
             scanner, "_boring_end", lambda data, pos, kind: scanner._regex_end(data, pos, 0)
         )
+        patch.setattr(scanner, "_inline_script", lambda data, pos: None)
         patch.setattr(scanner, "_PROLOGUE", scanner.re.compile(b"(?!)"))
         slow = _output(page, cuts)
     assert fast == slow

@@ -78,6 +78,11 @@ static const Name FETCH[] = {
     NAME("src"),  NAME("srcset"),     NAME("srcdoc"),      NAME("href"),
     NAME("poster"), NAME("ping"),     NAME("data"),        NAME("background"),
     NAME("imagesrcset"), NAME("xlink:href"), {NULL, 0}};
+/* What an inline script's start tag must not carry (_INLINE_SCRIPT): FETCH and type. */
+static const Name FETCH_TYPE[] = {
+    NAME("src"),  NAME("srcset"),     NAME("srcdoc"),      NAME("href"),
+    NAME("poster"), NAME("ping"),     NAME("data"),        NAME("background"),
+    NAME("imagesrcset"), NAME("xlink:href"), NAME("type"), {NULL, 0}};
 /* What a and area must not carry. */
 static const Name PING[] = {NAME("ping"), {NULL, 0}};
 static const Name A_AREA[] = {NAME("a"), NAME("area"), {NULL, 0}};
@@ -455,6 +460,86 @@ scan(Buf b, Py_ssize_t p, int kind)
     return p;
 }
 
+/* _INLINE_SCRIPT at p: where it ends, its text in [*text_start, *text_end); else -1. */
+static Py_ssize_t
+inline_script_end(Buf b, Py_ssize_t p, Py_ssize_t *text_start, Py_ssize_t *text_end)
+{
+    static const char NAME_[] = "script";
+    Py_ssize_t k = p + 7; /* after "<script" */
+    if (k >= b.n || b.s[p] != '<' || !(CLS[b.s[k]] & C_TAG_STOP))
+        return -1;
+    for (Py_ssize_t i = 0; i < 6; i++) {
+        if (LOWER(b.s[p + 1 + i]) != (uchar)NAME_[i])
+            return -1;
+    }
+    /* Boring attributes, none of them src or type, then _TAG_END. */
+    Py_ssize_t s;
+    for (Py_ssize_t x = k;;) {
+        Py_ssize_t r = skip_class(b, x, C_WS_SLASH);
+        Py_ssize_t e = plain_attr_end(b, r, FETCH_TYPE);
+        if (e < 0 && r < b.n && LOWER(b.s[r]) != 's')
+            e = relative_attr_end(b, r);
+        if (e < 0) {
+            if (r >= b.n || b.s[r] != '>')
+                return -1;
+            s = r + 1;
+            break;
+        }
+        x = e;
+    }
+    /* Text without "<!--" up to "</script" and a delimiter, then the end tag. */
+    for (Py_ssize_t j = find_byte(b, s, '<'); j >= 0; j = find_byte(b, j + 1, '<')) {
+        if (b.n - j >= 4 && memcmp(b.s + j + 1, "!--", 3) == 0)
+            return -1;
+        Py_ssize_t x = j + 8;
+        if (x >= b.n)
+            return -1;
+        if (b.s[j + 1] != '/' || !(CLS[b.s[x]] & C_TAG_STOP))
+            continue;
+        Py_ssize_t i = 0;
+        while (i < 6 && LOWER(b.s[j + 2 + i]) == (uchar)NAME_[i])
+            i++;
+        if (i == 6) {
+            *text_start = s;
+            *text_end = j;
+            return attributes_then_end(b, x, NULL);
+        }
+    }
+    return -1;
+}
+
+PyDoc_STRVAR(inline_script_doc,
+             "inline_script(data, pos, /)\n--\n\n"
+             "An inline script element at pos as consentgate.scanner._INLINE_SCRIPT matches\n"
+             "it: (text start, text end, end), or None.");
+
+static PyObject *
+inline_script(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)module;
+    if (nargs != 2) {
+        PyErr_Format(PyExc_TypeError, "inline_script() takes exactly 2 arguments (%zd given)",
+                     nargs);
+        return NULL;
+    }
+    if (!PyBytes_Check(args[0])) {
+        PyErr_Format(PyExc_TypeError, "inline_script() data must be bytes, not %.200s",
+                     Py_TYPE(args[0])->tp_name);
+        return NULL;
+    }
+    Py_ssize_t pos = PyNumber_AsSsize_t(args[1], NULL);
+    if (pos == -1 && PyErr_Occurred())
+        return NULL;
+    Buf b = {(const uchar *)PyBytes_AS_STRING(args[0]), PyBytes_GET_SIZE(args[0])};
+    if (pos < 0 || pos >= b.n)
+        Py_RETURN_NONE;
+    Py_ssize_t start = 0, end_ = 0;
+    Py_ssize_t end = inline_script_end(b, pos, &start, &end_);
+    if (end < 0)
+        Py_RETURN_NONE;
+    return Py_BuildValue("(nnn)", start, end_, end);
+}
+
 PyDoc_STRVAR(boring_end_doc,
              "boring_end(data, pos, kind, /)\n--\n\n"
              "Where the boring bytes of data from pos end: exactly\n"
@@ -496,6 +581,8 @@ boring_end(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 
 static PyMethodDef methods[] = {
     {"boring_end", (PyCFunction)(void (*)(void))boring_end, METH_FASTCALL, boring_end_doc},
+    {"inline_script", (PyCFunction)(void (*)(void))inline_script, METH_FASTCALL,
+     inline_script_doc},
     {NULL, NULL, 0, NULL}};
 
 static PyModuleDef_Slot slots[] = {

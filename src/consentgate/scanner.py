@@ -83,10 +83,11 @@ def _trie(*names: bytes) -> bytes:
 
 
 #: Attributes whose URL a browser may fetch, on elements other than ``a`` and ``area``.
-_FETCH = _trie(
+_FETCH_NAMES = (
     b"src", b"srcset", b"srcdoc", b"href", b"poster", b"ping", b"data", b"background",
     b"imagesrcset", b"xlink:href",
 )  # fmt: skip
+_FETCH = _trie(*_FETCH_NAMES)
 #: URL attributes whose value is plainly relative (no scheme, no authority) stay boring.
 _RELATIVE_NAME = _trie(b"src", b"href", b"poster", b"background", b"data")
 _RELATIVE_START = rb"(?:[A-Za-z0-9_.~-]++(?=[/?#]|\Z)|/[A-Za-z0-9_.~%-]|[?#])"
@@ -158,16 +159,18 @@ def _end_tags(but: bytes) -> bytes:
     return rb"/" + but + rb"[a-zA-Z][^\t\n\f\r />]*+(?:>|(?:" + _ATTR + rb")*+" + _TAG_END + rb")"
 
 
-def _whole_element(name: bytes, start_attrs: bytes, text: bytes) -> bytes:
-    """An element ``name`` with a boring start tag, ``text`` up to its end tag, the end tag.
+def _whole_element(name: bytes, start_attrs: bytes, text: bytes, *, group: bool = False) -> bytes:
+    """An element ``name`` with a boring start tag, its text up to its end tag, the end tag.
 
-    ``text`` stops at the first ``</name`` + delimiter (the tokenizer's "appropriate end
-    tag"); the element is skipped only when that end tag completes.
+    The text stops at the first ``</name`` + delimiter (the tokenizer's "appropriate end
+    tag") or, as an alternative in ``text``, another construct; the element matches only when
+    its end tag completes. With ``group`` the text is group 1.
     """
     end = rb"/" + _ci(name) + _DELIM
+    body = rb"(?:[^<]++|<(?!" + text + end + rb"))*+"
     return (
         _ci(name) + _DELIM + start_attrs + _TAG_END
-        + rb"(?:[^<]++|<(?!" + text + end + rb"))*+<" + end
+        + (b"(" + body + b")" if group else body) + b"<" + end
         + rb"(?:" + _ATTR + rb")*+" + _TAG_END
     )  # fmt: skip
 
@@ -180,13 +183,25 @@ _PLAIN_RAW = [
 ]
 #: An external script with a relative ``src`` whose text never enters the escaped states (no
 #: ``<!--``): sent unchanged too. Its start tag takes boring attributes, one of them ``src``.
+_NOT_SRC = _trie(b"href", b"poster", b"background", b"data")
 _EXTERNAL_SCRIPT = _whole_element(
     b"script",
-    rb"(?:" + _boring_attr(_FETCH, _trie(b"href", b"poster", b"background", b"data")) + rb")*+"
+    rb"(?:" + _boring_attr(_FETCH, _NOT_SRC) + rb")*+"
     + rb"[\t\n\f\r /]*+" + _relative_attr(_ci(b"src"))
     + rb"(?:" + _boring_attr(_FETCH) + rb")*+",
     rb"!--|",
 )  # fmt: skip
+#: An inline script (no ``src``, no ``type``: the gate holds its text to judge it) with boring
+#: attributes and text that never enters the escaped states, whole; its text is group 1.
+_INLINE_SCRIPT = re.compile(
+    b"<"
+    + _whole_element(
+        b"script",
+        rb"(?:" + _boring_attr(_trie(*_FETCH_NAMES, b"type"), _NOT_SRC) + rb")*+",
+        rb"!--|",
+        group=True,
+    )
+)
 #: Boring tags and elements skipped; ``</body`` of interest.
 _RX_BODY = _scan_regex(
     [_end_tags(rb"(?!" + _names(b"body") + _DELIM + rb")"), _NO_ATTRIBUTES, _BORING_START,
@@ -230,20 +245,30 @@ def _regex_end(data: bytes, pos: int, kind: int) -> int:
     return _RX[kind].match(data, pos).end()  # type: ignore[union-attr]
 
 
-def _accelerator() -> Callable[[bytes, int, int], int] | None:
+def _regex_inline(data: bytes, pos: int) -> tuple[int, int, int] | None:
+    """``_INLINE_SCRIPT`` at ``pos``: its text's start and end, and its end (the reference)."""
+    m = _INLINE_SCRIPT.match(data, pos)
+    return None if m is None else (m.start(1), m.end(1), m.end())
+
+
+_Skip = Callable[[bytes, int, int], int]
+_Inline = Callable[[bytes, int], "tuple[int, int, int] | None"]
+
+
+def _accelerator() -> tuple[_Skip, _Inline] | None:
     if os.environ.get("CONSENTGATE_PURE_PYTHON") == "1":
         return None
     try:
-        from ._scanfast import boring_end
+        from ._scanfast import boring_end, inline_script
     except ImportError:
         return None
-    return boring_end
+    return boring_end, inline_script
 
 
-_fast_end = _accelerator()
+_fast = _accelerator()
 #: Whether the C skip is in use (False: the regexes, by choice or because it is not built).
-ACCELERATED = _fast_end is not None
-_boring_end = _fast_end or _regex_end
+ACCELERATED = _fast is not None
+_boring_end, _inline_script = _fast or (_regex_end, _regex_inline)
 
 _COMMENT_CLOSE = re.compile(rb"--!?>")
 _CDATA_CLOSE = re.compile(rb"\]\]>")
@@ -578,6 +603,19 @@ class StreamInjector:
                 self._sink.append(data[pos:i])
             if i >= n:
                 return n
+            if rx in (_SKIP_BODY, _SKIP_PLAIN) and data[i + 1 : i + 2] in b"sS":
+                found = _inline_script(data, i)
+                if found is not None and found[1] - found[0] <= self._max_hold:
+                    # Held and judged whole, as the tag-by-tag path would.
+                    start, stop, pos = found
+                    gate = self._gate
+                    categories = None if gate is None else gate.categories_in_text(data[start:stop])
+                    if categories is None:
+                        self._sink.append(data[i:pos])
+                    else:
+                        tag = InertHosts.inert_script(data[i:start], None, categories)
+                        self._sink += (tag, data[start:pos])
+                    continue
             self._at = self._base + i
             end = self._token(data, i)
             if end < 0:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import urllib.parse
 
@@ -11,6 +12,7 @@ import pytest
 from consentgate.endpoints import (
     MAX_EXPIRED_NAMES,
     MAX_EXPIRING_COOKIES,
+    MAX_JSON_DEPTH,
     RateLimiter,
     expire_cookies,
     parent_domains,
@@ -81,6 +83,44 @@ async def test_deeply_nested_json_is_400_and_records_nothing(body: bytes) -> Non
     assert response.status_code == 400
     assert response.json()["error"] == "invalid_json"
     assert ledger.records == []
+
+
+def nested_consent(depth: int) -> bytes:
+    """A consent request whose object nests ``depth`` levels (json.loads parses it)."""
+    inner = b'{"a":' * (depth - 1) + b"1" + b"}" * (depth - 1)
+    return b'{"action": "accept_all", "categories": ["analytics"], "extra": ' + inner + b"}"
+
+
+@pytest.mark.parametrize("depth", [MAX_JSON_DEPTH + 1, 50])
+async def test_an_object_nested_past_the_depth_limit_is_refused_by_the_limit(depth: int) -> None:
+    # Parsed fine and an object, so only the depth limit answers invalid_json here; without
+    # it the request would reach the field checks (invalid_field).
+    body = nested_consent(depth)
+    assert isinstance(json.loads(body), dict)
+    app, ledger = gate()
+    async with client(app) as c:
+        response = await c.post(
+            "/_consent", content=body, headers={**SAME, "content-type": "application/json"}
+        )
+    assert response.status_code == 400
+    assert response.json() == {
+        "error": "invalid_json",
+        "detail": f"nested deeper than {MAX_JSON_DEPTH} levels",
+    }
+    assert "set-cookie" not in response.headers
+    assert ledger.records == []
+
+
+async def test_an_object_nested_up_to_the_depth_limit_passes_the_limit() -> None:
+    app, _ = gate()
+    async with client(app) as c:
+        response = await c.post(
+            "/_consent",
+            content=nested_consent(MAX_JSON_DEPTH),
+            headers={**SAME, "content-type": "application/json"},
+        )
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_field"  # the field check, not the depth limit
 
 
 async def test_brackets_inside_json_strings_do_not_count_as_nesting() -> None:

@@ -139,7 +139,7 @@ def test_nonblocking_banner_lets_the_keyboard_leave_it(
 
 
 @pytest.mark.parametrize("layout", ["modal", "nonblocking"])
-def test_axe_finds_no_serious_violation_in_either_layout(
+def test_axe_finds_no_violation_in_either_layout(
     visit: Callable[[str], RecordingVisitor], layout: str
 ) -> None:
     from axe_playwright_python.sync_playwright import Axe
@@ -151,8 +151,7 @@ def test_axe_finds_no_serious_violation_in_either_layout(
                 v.page.click("#consentgate-customize")
             results = Axe().run(v.page)
             bad = [
-                (item["id"], item["impact"])
+                (item["id"], item["impact"], [n["target"] for n in item["nodes"]][:3])
                 for item in results.response["violations"]
-                if item["impact"] in ("serious", "critical")
             ]
             assert bad == [], (layout, scheme, step, bad)

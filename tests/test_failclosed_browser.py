@@ -288,7 +288,7 @@ def test_fragment_fetch_gets_no_second_banner_and_stays_inert(
     assert v.catalogued() == []
 
 
-def test_axe_finds_nothing_serious_on_the_placeholders(
+def test_axe_finds_no_violation_on_the_placeholders(
     base_url: str, visitor: Callable[..., Visitor]
 ) -> None:
     from axe_playwright_python.sync_playwright import Axe
@@ -299,9 +299,5 @@ def test_axe_finds_nothing_serious_on_the_placeholders(
         v.page.click("#consentgate-reject")
         v.settle()
         results = Axe().run(v.page, context="[data-consentgate-embed]")
-        bad = [
-            (item["id"], item["impact"])
-            for item in results.response["violations"]
-            if item["impact"] in ("serious", "critical")
-        ]
+        bad = [(item["id"], item["impact"]) for item in results.response["violations"]]
         assert bad == [], bad

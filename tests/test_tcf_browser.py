@@ -333,7 +333,7 @@ def test_the_second_layer_offers_purposes_objections_and_vendors(
     assert model.purpose_li_transparency == frozenset({2, 9, 10})
 
 
-def test_axe_finds_no_serious_or_critical_violation_on_both_layers(
+def test_axe_finds_no_violation_on_both_layers(
     base_url: str, visitor: Callable[..., Visitor]
 ) -> None:
     from axe_playwright_python.sync_playwright import Axe
@@ -348,7 +348,6 @@ def test_axe_finds_no_serious_or_critical_violation_on_both_layers(
         bad = [
             (item["id"], item["impact"], json.dumps(item["nodes"][0]["target"]))
             for item in results.response["violations"]
-            if item["impact"] in ("serious", "critical")
         ]
         assert bad == [], (step, bad)
 

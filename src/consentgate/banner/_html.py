@@ -233,11 +233,11 @@ def dialog_parts(
 
 
 def reopen_html(lang: str, texts: Mapping[str, str], urls: Urls) -> str:
-    """The small fixed "Privacy settings" link that reopens the dialog."""
+    """The small fixed "Privacy settings" link that reopens the dialog (a landmark of its own)."""
     return (
-        f'<div class="consentgate-reopen" lang="{_e(lang)}">'
+        f'<aside class="consentgate-reopen" lang="{_e(lang)}" aria-label="{_e(texts["reopen"])}">'
         f'<a href="{_e(urls.endpoint)}/settings" id="consentgate-reopen"'
-        f' class="consentgate-link" data-consentgate-open>{_e(texts["reopen"])}</a></div>'
+        f' class="consentgate-link" data-consentgate-open>{_e(texts["reopen"])}</a></aside>'
     )
 
 

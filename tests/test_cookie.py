@@ -73,6 +73,21 @@ def test_round_trip_keeps_the_gpc_flag() -> None:
     assert loaded[0].gpc is True
 
 
+def test_round_trip_keeps_the_banner_language() -> None:
+    state = make_state(language="pt-br")
+    value = codec().dumps(state)
+    assert value.split(".")[8] == "pt-br"
+    assert codec().loads(value, now=SOON) == (state, False)
+
+
+def test_a_cookie_without_a_language_loads_with_none() -> None:
+    value = codec().dumps(make_state())
+    assert len(value.split(".")) == 9  # eight fields and the signature
+    loaded = codec().loads(value, now=SOON)
+    assert loaded is not None
+    assert loaded[0].language is None
+
+
 def test_value_with_three_categories_is_under_200_bytes() -> None:
     value = codec().dumps(make_state(granted=frozenset({"n", "f", "a"}), refused=frozenset()))
     assert len(value.encode()) < 200
@@ -188,11 +203,20 @@ def test_wrong_format_version_is_rejected() -> None:
     "payload",
     [
         "1.AbCdEfGhIjKlMnOp.1.n-f.d.kmhi9s.0123abcd",
+        "1.AbCdEfGhIjKlMnOp.1.n-f.d.kmhi9s.0123abcd.0.de.extra",
         "1.AbCdEfGhIjKlMnOp.1.n-f.d.kmhi9s.0123abcd.0.extra",
+        "1.AbCdEfGhIjKlMnOp.1.n-f.d.kmhi9s.0123abcd.0.",
         "1.AbCdEfGhIjKlMnOp.one.n-f.d.kmhi9s.0123abcd.0",
         "1.AbCdEfGhIjKlMnOp.1.n-f.d.not*b36.0123abcd.0",
     ],
-    ids=["too-few-fields", "too-many-fields", "bad-revision", "bad-time"],
+    ids=[
+        "too-few-fields",
+        "too-many-fields",
+        "bad-language",
+        "empty-language",
+        "bad-revision",
+        "bad-time",
+    ],
 )
 def test_well_signed_malformed_payload_is_rejected(payload: str) -> None:
     assert codec().loads(sign_raw(payload), now=SOON) is None

@@ -132,6 +132,27 @@ async def test_accept_all_makes_a_tc_string_with_every_consent() -> None:
     assert ledger.records[-1].tc_string == tc_string
 
 
+async def test_the_tc_string_names_the_language_the_banner_was_shown_in() -> None:
+    middleware, ledger = tcf_gate()
+    async with client(middleware) as c:
+        answer = await c.post(
+            "/_consent",
+            json={"action": "accept_all"},
+            headers=ORIGIN | {"accept": "application/json", "accept-language": "de-AT,de;q=0.9"},
+        )
+        tc_string = answer.json()["consent"]["tc_string"]
+        assert decode(tc_string).consent_language == "DE"
+        assert ledger.records[-1].tc_string == tc_string
+        cookie = answer.cookies["consentgate"]
+        assert len(cookie) < 200
+        # Later pages, whatever their Accept-Language, rebuild the same string from the cookie.
+        page = (await c.get("/", headers=PAGE_HEADERS | {"accept-language": "en"})).text
+        assert cmp_config(page)["tc"] == tc_string
+    # Without Accept-Language: the default banner language.
+    body = await choose(tcf_gate()[0], action="accept_all")
+    assert decode(body["consent"]["tc_string"]).consent_language == "EN"
+
+
 async def test_reject_all_keeps_legitimate_interest_and_refuses_consents() -> None:
     middleware, _ = tcf_gate()
     body = await choose(middleware, action="reject_all")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import re
 import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -45,6 +46,12 @@ class CookieState:
     decided_at: int
     offer: str
     gpc: bool
+    #: The banner language the choice was made in, kept where it matters (TCF: the TC
+    #: string's ConsentLanguage); None in other cookies.
+    language: str | None = None
+
+
+_LANGUAGE = re.compile(r"[a-z]{2,3}(?:-[a-z0-9]{1,8})?")
 
 
 def _b36(number: int) -> str:
@@ -87,6 +94,7 @@ class ConsentCookie:
                 _b36(state.decided_at),
                 state.offer,
                 "1" if state.gpc else "0",
+                *((state.language,) if state.language else ()),
             )
         )
         return self._signers[0].sign(payload).decode("ascii")
@@ -142,9 +150,12 @@ class ConsentCookie:
 
 def _parse(payload: str) -> CookieState | None:
     parts = payload.split(".")
-    if len(parts) != 8 or parts[0] != FORMAT:
+    if len(parts) not in (8, 9) or parts[0] != FORMAT:
         return None
-    _, consent_id, revision, granted, refused, decided, offer, gpc = parts
+    _, consent_id, revision, granted, refused, decided, offer, gpc, *rest = parts
+    language = rest[0] if rest else None
+    if language is not None and not _LANGUAGE.fullmatch(language):
+        return None
     try:
         return CookieState(
             consent_id=consent_id,
@@ -154,6 +165,7 @@ def _parse(payload: str) -> CookieState | None:
             decided_at=int(decided, 36),
             offer=offer,
             gpc=gpc == "1",
+            language=language,
         )
     except ValueError:
         return None

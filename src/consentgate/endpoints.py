@@ -614,6 +614,12 @@ class ConsentEndpoints:
         if self.tcf is not None:  # TCF: objections and the advertising grant
             granted = self.tcf.refine(action.value, granted)
         now = self.clock()
+        # TCF: the TC string names the language the banner was shown in.
+        language = (
+            self.banner.language(_text(visit.headers.get(b"accept-language")))
+            if self.tcf is not None
+            else None
+        )
         state = CookieState(
             consent_id=visit.consent.consent_id or new_consent_id(),
             revision=self.revision,
@@ -622,6 +628,7 @@ class ConsentEndpoints:
             decided_at=int(now),
             offer=self.offer.hash,
             gpc=visit.gpc,
+            language=language,
         )
         consent = decide(
             offer=self.offer,
@@ -640,7 +647,7 @@ class ConsentEndpoints:
             )
         ]
         if self.tcf is not None:  # TCF: the TC string, in the consent and its own cookie
-            consent = self.tcf.annotate(consent)
+            consent = self.tcf.annotate(consent, language)
             if consent.tc_string:
                 headers.append((b"set-cookie", self.tcf.cookie(consent.tc_string, https=https)))
         refused = frozenset(self.offer.categories) - granted

@@ -118,7 +118,7 @@ class VisitResolver:
         rules: AdRules,
         optional: frozenset[str],
         filters_cookies: bool,
-        annotate: Callable[[Consent], Consent] | None = None,
+        annotate: Callable[[Consent, str | None], Consent] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.proxy = proxy
@@ -214,7 +214,7 @@ class VisitResolver:
                 rules=self.rules,
             )
             if self.annotate is not None:  # e.g. the TC string of this consent
-                consent = self.annotate(consent)
+                consent = self.annotate(consent, cookie.language if cookie is not None else None)
             # The judgement is remembered only for as long as it holds (a cookie dated in the
             # future becomes valid later; a valid one expires).
             deadline = self.codec.holds_until(value, now) if value else math.inf

@@ -282,11 +282,15 @@ class TcfOffer:
             disclosed_vendors=frozenset(self.vendors),
         )
 
-    def annotate(self, consent: Consent) -> Consent:
-        """``consent`` with its TC string (regulated and decided visitors; others ``None``)."""
+    def annotate(self, consent: Consent, language: str | None = None) -> Consent:
+        """``consent`` with its TC string (regulated and decided visitors; others ``None``).
+
+        ``language`` is the banner language the choice was made in (its ConsentLanguage);
+        without it, the default banner language.
+        """
         if not consent.regulated or not consent.decided or consent.decided_at is None:
             return consent
-        model = self.model(consent.granted, consent.decided_at, self.default_language)
+        model = self.model(consent.granted, consent.decided_at, language or self.default_language)
         return replace(consent, tc_string=encode(model))
 
     def additional_consent(self, consent: Consent) -> str:

@@ -32,9 +32,9 @@ class TcfRuntime:
     cookie_name: str
     max_age_seconds: int
 
-    def annotate(self, consent: Consent) -> Consent:
-        """``consent`` with its TC string."""
-        return self.offer.annotate(consent)
+    def annotate(self, consent: Consent, language: str | None = None) -> Consent:
+        """``consent`` with its TC string (``language``: the banner's, see the offer)."""
+        return self.offer.annotate(consent, language)
 
     def refine(self, action: str, granted: frozenset[str]) -> frozenset[str]:
         """The categories a TCF choice grants (see :meth:`TcfOffer.refine`)."""

@@ -153,3 +153,34 @@ async def test_a_visitor_who_granted_everything_gets_a_select_untouched() -> Non
         r = await c.get("/", headers={"accept": "text/html"})
     assert "consentgate-inert" not in r.text
     assert '<style><script src="https://www.googletagmanager.com/gtm.js' in r.text
+
+
+# --- memory bounds of the judging memos -------------------------------------------------------
+
+
+def test_only_short_url_values_are_remembered() -> None:
+    from consentgate import failclosed
+
+    failclosed._url_host_path_cached.cache_clear()
+    long_url = b"https://www.googletagmanager.com/gtm.js?id=" + b"a" * 300
+    assert url_host_path(long_url) == ("www.googletagmanager.com", "/gtm.js")
+    assert failclosed._url_host_path_cached.cache_info().currsize == 0
+    assert url_host_path(b"https://www.googletagmanager.com/gtm.js") is not None
+    assert failclosed._url_host_path_cached.cache_info().currsize == 1
+
+
+def test_the_memo_of_judged_tags_stays_within_its_bound() -> None:
+    from consentgate import failclosed
+
+    gate = InertHosts({"googletagmanager.com": "analytics"})
+    for i in range(1000):
+        tag = b'<img alt="%d" src="https://cdn.example/%s.png">' % (i, b"x" * 400)
+        gate.start_tag(tag, b"img", foreign=False)
+    memo = gate._memo
+    assert 0 < len(memo) <= failclosed._MEMO_SIZE
+    assert all(len(tag) <= failclosed._MEMO_TAG for tag, _ in memo)
+    big = b'<img alt="big" src="https://cdn.example/%s.png">' % (b"x" * 600)
+    gate.start_tag(big, b"img", foreign=False)
+    assert (big, False) not in memo
+    worst = sum(len(k) + len(v.tag) for (k, _), v in memo.items())
+    assert worst <= failclosed.MEMO_BYTES

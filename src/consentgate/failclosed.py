@@ -40,8 +40,13 @@ _SIMPLE_URL = re.compile(
 _RELATIVE = re.compile(r"(?:[A-Za-z0-9_.~-]++(?:[/?#]|\Z)|/[A-Za-z0-9_.~%-]|[?#]|\Z)")
 _URL_TRIM = "".join(map(chr, range(0x21)))
 #: Bounds of the per-instance memo of judged tags (entries, tag length).
-_MEMO_SIZE = 512
-_MEMO_TAG = 1024
+#: The judged start tags an InertHosts remembers: at most _MEMO_SIZE, each at most _MEMO_TAG
+#: bytes (its rewrite at most a placeholder's size): MEMO_BYTES at worst.
+_MEMO_SIZE = 256
+_MEMO_TAG = 512
+MEMO_BYTES = _MEMO_SIZE * (_MEMO_TAG + 2048)
+#: Attribute values up to this size have their URL's host and path remembered.
+_CACHED_URL = 256
 
 #: Attributes holding URLs a browser fetches on its own, by element (``"*"``: any element).
 _HTML_URL_ATTRS: dict[bytes, frozenset[bytes]] = {
@@ -83,14 +88,25 @@ _ATTRIBUTE = re.compile(
 )
 
 
-@functools.lru_cache(maxsize=4096)
 def url_host_path(raw: bytes) -> tuple[str, str] | None:
     """The ``(host, path)`` an attribute value's URL reaches, ``None`` for a relative one.
 
     ``raw`` is the value as it stands in the markup (character references undecoded). The
     host is lowercase ASCII without a trailing dot; a URL the URL parser rejects gives
     ``("", "")`` when it still looks like it names a host (nothing is fetched from it).
+    Values up to 256 bytes are remembered (4,096 of them).
     """
+    if len(raw) <= _CACHED_URL:
+        return _url_host_path_cached(raw)
+    return _url_host_path(raw)
+
+
+@functools.lru_cache(maxsize=4096)
+def _url_host_path_cached(raw: bytes) -> tuple[str, str] | None:
+    return _url_host_path(raw)
+
+
+def _url_host_path(raw: bytes) -> tuple[str, str] | None:
     text = raw.decode("utf-8", "replace")
     if "&" in text:
         text = html.unescape(text)

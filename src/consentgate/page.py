@@ -19,7 +19,7 @@ from .banner import Banner
 from .cache import LRUCache, size_of
 from .catalogue import Catalogue
 from .consent import Consent
-from .failclosed import EmbedTexts
+from .failclosed import MEMO_BYTES, EmbedTexts
 from .injection import (
     InertHosts,
     ascii_compatible,
@@ -48,7 +48,8 @@ CACHE_BUDGETS = {
     "snippets": 8 << 20,
     "prepared starts": 4 << 20,
     "languages": 256 << 10,
-    "inert hosts": 1 << 20,
+    # Each table counted with its memo of judged tags at its largest (MEMO_BYTES).
+    "inert hosts": 8 << 20,
 }
 
 
@@ -187,7 +188,8 @@ class PageRenderer:
                 ),
                 nocookie=self.youtube_nocookie,
             )
-            self._inert.put((granted, lang), hosts, size_of(*granted) + 400 * len(hosts) + 2000)
+            size = size_of(*granted) + 400 * len(hosts) + 2000 + MEMO_BYTES
+            self._inert.put((granted, lang), hosts, size)
         return hosts
 
     # -- start headers -------------------------------------------------------------------------

@@ -247,6 +247,7 @@ def litestar_app() -> Any:
     from litestar import Litestar, MediaType, Request, get, post
     from litestar.config.csrf import CSRFConfig
     from litestar.enums import RequestEncodingType
+    from litestar.middleware.session.server_side import ServerSideSessionConfig
     from litestar.params import Body
     from litestar.response import Stream
     from litestar.utils.scope.state import ScopeState
@@ -275,11 +276,22 @@ def litestar_app() -> Any:
     ) -> str:
         return f"q={data.get('q')}"
 
+    @get("/session/set", media_type=MediaType.TEXT)
+    async def session_set(request: Request[Any, Any, Any]) -> str:
+        request.session["name"] = request.query_params["name"]
+        return "stored"
+
+    @get("/session")
+    async def session_view(request: Request[Any, Any, Any]) -> dict[str, Any]:
+        return {"name": request.session.get("name")}
+
     site = Litestar(
-        route_handlers=[home, consent_view, stream, form],
+        route_handlers=[home, consent_view, stream, form, session_set, session_view],
         csrf_config=CSRFConfig(secret=SITE_KEY),
+        # Litestar's server-side sessions (its in-memory store): the ``session`` cookie is the id.
+        middleware=[ServerSideSessionConfig().middleware],
     )
-    return wrap(site, "csrftoken")
+    return wrap(site, "csrftoken", "session")
 
 
 # -- Django -----------------------------------------------------------------------------------

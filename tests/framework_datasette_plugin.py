@@ -1,4 +1,7 @@
-"""A Datasette plugin for the framework tests: the consent inside a view, a streamed page."""
+"""A Datasette plugin for the framework tests: the consent inside a view, a streamed page.
+
+``/-/sign-in?id=...`` signs in as Datasette does: the signed ``ds_actor`` cookie.
+"""
 
 from __future__ import annotations
 
@@ -22,6 +25,13 @@ async def stream(request: Any) -> Any:
     return AsgiStream(write, content_type=HTML)
 
 
+async def sign_in(datasette: Any, request: Any) -> Any:
+    response = Response.redirect("/")
+    actor = {"a": {"id": request.args.get("id")}}
+    response.set_cookie("ds_actor", datasette.sign(actor, "actor"))
+    return response
+
+
 @hookimpl
 def register_routes() -> list[tuple[str, Any]]:
-    return [(r"^/consent$", consent_view), (r"^/stream$", stream)]
+    return [(r"^/consent$", consent_view), (r"^/stream$", stream), (r"^/-/sign-in$", sign_in)]

@@ -205,6 +205,40 @@ def test_datasette_csrf_form(servers: dict[str, str]) -> None:
         assert "hello there" in client.get("/", headers=DE).text
 
 
+def reject_all(client: httpx.Client) -> None:
+    """The visitor's "Reject all": it must leave the framework's necessary cookies alone."""
+    response = client.post(
+        "/_consent", data={"action": "reject_all", "next": "/"}, headers={"x-country": "DE"}
+    )
+    assert response.status_code == 303
+    assert "consentgate" in client.cookies
+
+
+def test_litestar_session(servers: dict[str, str]) -> None:
+    with client_for(servers, "litestar") as client:
+        stored = client.get("/session/set", params={"name": "ada"}, headers={"x-country": "DE"})
+        assert stored.status_code == 200
+        assert "session" in client.cookies
+        assert client.get("/session", headers={"x-country": "DE"}).json() == {"name": "ada"}
+        reject_all(client)
+        assert "session" in client.cookies
+        assert client.get("/session", headers={"x-country": "DE"}).json() == {"name": "ada"}
+
+
+def test_datasette_sign_in(servers: dict[str, str]) -> None:
+    with client_for(servers, "datasette") as client:
+        assert client.get("/-/actor.json", headers={"x-country": "DE"}).json() == {"actor": None}
+        signed_in = client.get("/-/sign-in", params={"id": "ada"}, headers={"x-country": "DE"})
+        assert signed_in.status_code == 302
+        assert "ds_actor" in client.cookies
+        actor = client.get("/-/actor.json", headers={"x-country": "DE"}).json()
+        assert actor == {"actor": {"id": "ada"}}
+        reject_all(client)
+        assert "ds_actor" in client.cookies
+        actor = client.get("/-/actor.json", headers={"x-country": "DE"}).json()
+        assert actor == {"actor": {"id": "ada"}}
+
+
 @pytest.mark.parametrize(("name", "country"), [("quart", "DE"), ("fastapi", "US")])
 def test_websocket_handler_sees_the_consent(
     servers: dict[str, str], name: str, country: str

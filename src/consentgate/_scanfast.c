@@ -325,19 +325,13 @@ script_start_end(Buf b, Py_ssize_t k)
     }
 }
 
-/* _whole_element at q, the letter after "<", the name ending at k: one of _PLAIN_RAW, or
- * _EXTERNAL_SCRIPT when script (whose text must not hold "<!--"). */
+/* An element's text from s up to its end tag "</name" (name[0:len], any ASCII case) and a
+ * delimiter, then that end tag: where the end tag ends, the text's end in *text_end; -1 when
+ * no complete end tag follows or, with script, the text holds "<!--" before it. */
 static Py_ssize_t
-whole_element_end(Buf b, Py_ssize_t q, Py_ssize_t k, int script)
+text_then_end_tag(Buf b, Py_ssize_t s, const uchar *name, Py_ssize_t len, int script,
+                  Py_ssize_t *text_end)
 {
-    Py_ssize_t len = k - q;
-    Py_ssize_t s;
-    if (script)
-        s = script_start_end(b, k);
-    else
-        s = b.s[k] == '>' ? k + 1 : attributes_then_end(b, k, FETCH);
-    if (s < 0)
-        return -1;
     for (Py_ssize_t j = find_byte(b, s, '<'); j >= 0; j = find_byte(b, j + 1, '<')) {
         if (script && b.n - j >= 4 && memcmp(b.s + j + 1, "!--", 3) == 0)
             return -1;
@@ -347,12 +341,28 @@ whole_element_end(Buf b, Py_ssize_t q, Py_ssize_t k, int script)
         if (b.s[j + 1] != '/' || !(CLS[b.s[x]] & C_TAG_STOP))
             continue;
         Py_ssize_t i = 0;
-        while (i < len && LOWER(b.s[j + 2 + i]) == LOWER(b.s[q + i]))
+        while (i < len && LOWER(b.s[j + 2 + i]) == LOWER(name[i]))
             i++;
-        if (i == len)
+        if (i == len) {
+            *text_end = j;
             return attributes_then_end(b, x, NULL);
+        }
     }
     return -1;
+}
+
+/* _whole_element at q, the letter after "<", the name ending at k: one of _PLAIN_RAW, or
+ * _EXTERNAL_SCRIPT when script (whose text must not hold "<!--"). */
+static Py_ssize_t
+whole_element_end(Buf b, Py_ssize_t q, Py_ssize_t k, int script)
+{
+    Py_ssize_t s;
+    if (script)
+        s = script_start_end(b, k);
+    else
+        s = b.s[k] == '>' ? k + 1 : attributes_then_end(b, k, FETCH);
+    Py_ssize_t text_end;
+    return s < 0 ? -1 : text_then_end_tag(b, s, b.s + q, k - q, script, &text_end);
 }
 
 /* _NO_ATTRIBUTES | _BORING_START | _PLAIN_RAW | _EXTERNAL_SCRIPT at q, the letter after "<"
@@ -464,14 +474,10 @@ scan(Buf b, Py_ssize_t p, int kind)
 static Py_ssize_t
 inline_script_end(Buf b, Py_ssize_t p, Py_ssize_t *text_start, Py_ssize_t *text_end)
 {
-    static const char NAME_[] = "script";
     Py_ssize_t k = p + 7; /* after "<script" */
-    if (k >= b.n || b.s[p] != '<' || !(CLS[b.s[k]] & C_TAG_STOP))
+    if (k >= b.n || b.s[p] != '<' || !(CLS[b.s[k]] & C_TAG_STOP) ||
+        !is_one_of(b.s + p + 1, 6, SCRIPT))
         return -1;
-    for (Py_ssize_t i = 0; i < 6; i++) {
-        if (LOWER(b.s[p + 1 + i]) != (uchar)NAME_[i])
-            return -1;
-    }
     /* Boring attributes, none of them src or type, then _TAG_END. */
     Py_ssize_t s;
     for (Py_ssize_t x = k;;) {
@@ -487,25 +493,31 @@ inline_script_end(Buf b, Py_ssize_t p, Py_ssize_t *text_start, Py_ssize_t *text_
         }
         x = e;
     }
-    /* Text without "<!--" up to "</script" and a delimiter, then the end tag. */
-    for (Py_ssize_t j = find_byte(b, s, '<'); j >= 0; j = find_byte(b, j + 1, '<')) {
-        if (b.n - j >= 4 && memcmp(b.s + j + 1, "!--", 3) == 0)
-            return -1;
-        Py_ssize_t x = j + 8;
-        if (x >= b.n)
-            return -1;
-        if (b.s[j + 1] != '/' || !(CLS[b.s[x]] & C_TAG_STOP))
-            continue;
-        Py_ssize_t i = 0;
-        while (i < 6 && LOWER(b.s[j + 2 + i]) == (uchar)NAME_[i])
-            i++;
-        if (i == 6) {
-            *text_start = s;
-            *text_end = j;
-            return attributes_then_end(b, x, NULL);
-        }
+    *text_start = s;
+    return text_then_end_tag(b, s, (const uchar *)"script", 6, 1, text_end);
+}
+
+/* The (data, pos, ...) arguments of fn: data as a Buf, pos as given; -1 with an exception. */
+static int
+data_and_pos(const char *fn, PyObject *const *args, Py_ssize_t nargs, Py_ssize_t want, Buf *b,
+             Py_ssize_t *pos)
+{
+    if (nargs != want) {
+        PyErr_Format(PyExc_TypeError, "%s() takes exactly %zd arguments (%zd given)", fn, want,
+                     nargs);
+        return -1;
     }
-    return -1;
+    if (!PyBytes_Check(args[0])) {
+        PyErr_Format(PyExc_TypeError, "%s() data must be bytes, not %.200s", fn,
+                     Py_TYPE(args[0])->tp_name);
+        return -1;
+    }
+    *pos = PyNumber_AsSsize_t(args[1], NULL); /* clipped, not OverflowError */
+    if (*pos == -1 && PyErr_Occurred())
+        return -1;
+    b->s = (const uchar *)PyBytes_AS_STRING(args[0]);
+    b->n = PyBytes_GET_SIZE(args[0]);
+    return 0;
 }
 
 PyDoc_STRVAR(inline_script_doc,
@@ -517,20 +529,10 @@ static PyObject *
 inline_script(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
     (void)module;
-    if (nargs != 2) {
-        PyErr_Format(PyExc_TypeError, "inline_script() takes exactly 2 arguments (%zd given)",
-                     nargs);
+    Buf b;
+    Py_ssize_t pos;
+    if (data_and_pos("inline_script", args, nargs, 2, &b, &pos) < 0)
         return NULL;
-    }
-    if (!PyBytes_Check(args[0])) {
-        PyErr_Format(PyExc_TypeError, "inline_script() data must be bytes, not %.200s",
-                     Py_TYPE(args[0])->tp_name);
-        return NULL;
-    }
-    Py_ssize_t pos = PyNumber_AsSsize_t(args[1], NULL);
-    if (pos == -1 && PyErr_Occurred())
-        return NULL;
-    Buf b = {(const uchar *)PyBytes_AS_STRING(args[0]), PyBytes_GET_SIZE(args[0])};
     if (pos < 0 || pos >= b.n)
         Py_RETURN_NONE;
     Py_ssize_t start = 0, end_ = 0;
@@ -550,18 +552,9 @@ static PyObject *
 boring_end(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
     (void)module;
-    if (nargs != 3) {
-        PyErr_Format(PyExc_TypeError, "boring_end() takes exactly 3 arguments (%zd given)",
-                     nargs);
-        return NULL;
-    }
-    if (!PyBytes_Check(args[0])) {
-        PyErr_Format(PyExc_TypeError, "boring_end() data must be bytes, not %.200s",
-                     Py_TYPE(args[0])->tp_name);
-        return NULL;
-    }
-    Py_ssize_t pos = PyNumber_AsSsize_t(args[1], NULL); /* clipped, not OverflowError */
-    if (pos == -1 && PyErr_Occurred())
+    Buf b;
+    Py_ssize_t pos;
+    if (data_and_pos("boring_end", args, nargs, 3, &b, &pos) < 0)
         return NULL;
     long kind = PyLong_AsLong(args[2]);
     if (kind == -1 && PyErr_Occurred())
@@ -571,7 +564,6 @@ boring_end(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
                      kind);
         return NULL;
     }
-    Buf b = {(const uchar *)PyBytes_AS_STRING(args[0]), PyBytes_GET_SIZE(args[0])};
     if (pos < 0)
         pos = 0;
     else if (pos > b.n)

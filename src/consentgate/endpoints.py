@@ -492,7 +492,11 @@ class ConsentEndpoints:
     def _query_and_language(self, scope: Scope, visit: Visit) -> tuple[dict[str, list[str]], str]:
         """The request's query parameters, and the banner language its Accept-Language picks."""
         query = urllib.parse.parse_qs(scope.get("query_string", b"").decode("latin-1"))
-        return query, self.banner.language(_text(visit.headers.get(b"accept-language")))
+        return query, self._language(visit)
+
+    def _language(self, visit: Visit) -> str:
+        """The banner language the request's Accept-Language picks."""
+        return self.banner.language(_text(visit.headers.get(b"accept-language")))
 
     async def _dialog(self, scope: Scope, send: Send, visit: Visit) -> None:
         # The hidden dialog a page's script asks for when the visitor opens the settings.
@@ -615,11 +619,7 @@ class ConsentEndpoints:
             granted = self.tcf.refine(action.value, granted)
         now = self.clock()
         # TCF: the TC string names the language the banner was shown in.
-        language = (
-            self.banner.language(_text(visit.headers.get(b"accept-language")))
-            if self.tcf is not None
-            else None
-        )
+        language = self._language(visit) if self.tcf is not None else None
         state = CookieState(
             consent_id=visit.consent.consent_id or new_consent_id(),
             revision=self.revision,
@@ -678,7 +678,7 @@ class ConsentEndpoints:
         granted: frozenset[str],
         tc_string: str | None = None,
     ) -> None:
-        lang = self.banner.language(_text(visit.headers.get(b"accept-language")))
+        lang = self._language(visit)
         bundle_hash = self.banner.bundle_hash(lang)
         try:
             self.ledger.store_bundle(bundle_hash, self.banner.bundle(lang))

@@ -39,7 +39,6 @@ _SIMPLE_URL = re.compile(
 #: What a relative URL starts with (no scheme, no authority): never a tracker's host.
 _RELATIVE = re.compile(r"(?:[A-Za-z0-9_.~-]++(?:[/?#]|\Z)|/[A-Za-z0-9_.~%-]|[?#]|\Z)")
 _URL_TRIM = "".join(map(chr, range(0x21)))
-#: Bounds of the per-instance memo of judged tags (entries, tag length).
 #: The judged start tags an InertHosts remembers: at most _MEMO_SIZE, each at most _MEMO_TAG
 #: bytes (its rewrite at most a placeholder's size): MEMO_BYTES at worst.
 _MEMO_SIZE = 256

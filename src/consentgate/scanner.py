@@ -608,13 +608,7 @@ class StreamInjector:
                 if found is not None and found[1] - found[0] <= self._max_hold:
                     # Held and judged whole, as the tag-by-tag path would.
                     start, stop, pos = found
-                    gate = self._gate
-                    categories = None if gate is None else gate.categories_in_text(data[start:stop])
-                    if categories is None:
-                        self._sink.append(data[i:pos])
-                    else:
-                        tag = InertHosts.inert_script(data[i:start], None, categories)
-                        self._sink += (tag, data[start:pos])
+                    self._sink += (self._judged(data[i:start], data[start:stop]), data[start:pos])
                     continue
             self._at = self._base + i
             end = self._token(data, i)
@@ -882,9 +876,8 @@ class StreamInjector:
             return True
         if name == b"template":
             self._select_templates += 1
-        elif name in (b"textarea", b"input") and not self._select_templates:
-            self._select = False
-            self._update_rx()
+        elif name in (b"textarea", b"input"):
+            self._leave_select()
         return False
 
     def _select_end(self, tag: bytes, name: bytes) -> bytes:
@@ -894,10 +887,17 @@ class StreamInjector:
         if name == b"template":
             if self._select_templates:
                 self._select_templates -= 1
-        elif name == b"select" and not self._select_templates:
-            self._select = False
-            self._update_rx()
+        elif name == b"select":
+            self._leave_select()
         return tag
+
+    def _leave_select(self) -> bool:
+        """The select closes, unless a template opened inside it is still open."""
+        if self._select_templates:
+            return False
+        self._select = False
+        self._update_rx()
+        return True
 
     # -- the open elements of foreign content ----------------------------------------------
     #
@@ -1091,10 +1091,8 @@ class StreamInjector:
     def _close_select(self) -> None:
         """Before the body snippet: a select left open is closed, lest the snippet land in it
         (a parser with the "in select" mode would drop most of its tags)."""
-        if self._select and not self._select_templates:
+        if self._select and self._leave_select():
             self._out.append(b"</select>")
-            self._select = False
-            self._update_rx()
 
     def _commit(self) -> None:
         snippet = self._body if self._head_state == _DONE else self._head + self._body
@@ -1197,13 +1195,16 @@ class StreamInjector:
         gate = self._gate
         assert gate is not None
         if self._hold_tag:
-            categories = gate.categories_in_text(text)
-            tag = self._hold_tag
-            if categories is not None:
-                tag = InertHosts.inert_script(tag, None, categories)
-            self._sink += (tag, text)
+            self._sink += (self._judged(self._hold_tag, text), text)
         elif self._depth < 4 and self._judged_clean(text, gate):
             self._sink.append(text)
+
+    def _judged(self, tag: bytes, text: bytes) -> bytes:
+        """An inline script's start tag once its text is judged: inert, with the categories of
+        the held-back trackers the text names, if it names any."""
+        gate = self._gate
+        categories = None if gate is None else gate.categories_in_text(text)
+        return tag if categories is None else InertHosts.inert_script(tag, None, categories)
 
     def _judged_clean(self, text: bytes, gate: InertHosts) -> bool:
         """Whether noscript content, read as markup (scripting off), reaches no tracker."""
